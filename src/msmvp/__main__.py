@@ -1,0 +1,3 @@
+from msmvp.cli import main
+
+main()

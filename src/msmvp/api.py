@@ -1,0 +1,168 @@
+"""The core operations behind the CLI. Nothing here prints: results and events are returned
+or passed to a reporter callback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from msmvp import __version__, evidence, provenance, render
+from msmvp import checklist as checklist_mod
+from msmvp import options as options_mod
+from msmvp._apply import check_target, staged_directory, write_file
+from msmvp.errors import ChecklistError
+from msmvp.manifest import MANIFEST, Manifest, Service, load_answers, parse_services
+from msmvp.names import check_name
+
+DEFAULT_SERVICES = "users,orders"
+CUSTOM_CHECKLIST = ".msmvp/checklist.yaml"
+
+
+@dataclass
+class NewResult:
+    """What ``new`` planned (and, unless a dry run, wrote)."""
+
+    target: Path
+    manifest: Manifest
+    files: list[render.PlannedFile]
+    items: list[evidence.ItemResult]
+    defaulted: list[str] = field(default_factory=list)
+    commit: str | None = None
+    dry_run: bool = False
+
+
+class Reporter(Protocol):
+    """Receives progress events while ``new`` writes files."""
+
+    def file_written(self, path: str) -> None:
+        """A file of the plan is on disk."""
+
+    def item_done(self, result: evidence.ItemResult) -> None:
+        """Every file an item's evidence names has been written."""
+
+
+class _Silent:
+    def file_written(self, path: str) -> None:
+        pass
+
+    def item_done(self, result: evidence.ItemResult) -> None:
+        pass
+
+
+def build_manifest(
+    name: str,
+    *,
+    services: str | None = None,
+    options: Mapping[str, str | None] | None = None,
+    answers: Path | None = None,
+    checklist: str | None = None,
+) -> tuple[Manifest, list[str]]:
+    """Merge defaults < answers file < explicit flags into a validated manifest.
+
+    Returns the manifest and the axes that took their default because nobody answered them.
+    """
+    check_name(name, "project")
+    base = load_answers(answers) if answers else Manifest(name=name)
+    chosen = {k: v for k, v in base.options.items()}
+    chosen.update({k: v for k, v in (options or {}).items() if v is not None})
+    resolved = options_mod.validate(chosen)
+    defaulted = [a.name for a in options_mod.AXES if a.name not in chosen]
+    if services is not None:
+        service_list: list[Service] = parse_services(services)
+    elif base.services:
+        service_list = base.services
+    else:
+        service_list = parse_services(DEFAULT_SERVICES)
+    manifest = Manifest(
+        name=name,
+        checklist=checklist or base.checklist,
+        options=resolved,
+        services=service_list,
+    )
+    return manifest, defaulted
+
+
+def _load_checklist(spec: str, project_dir: Path | None = None) -> checklist_mod.Checklist:
+    if spec == "builtin":
+        return checklist_mod.load()
+    path = Path(spec)
+    if project_dir is not None and not path.is_absolute():
+        path = project_dir / path
+    return checklist_mod.load(path)
+
+
+def plan(
+    manifest: Manifest, checklist: checklist_mod.Checklist
+) -> tuple[list[render.PlannedFile], list[evidence.ItemResult]]:
+    """Render the project and evaluate the checklist against the rendered files."""
+    files = render.render(manifest)
+    source = evidence.MemorySource({f.path: f.content for f in files})
+    results = evidence.evaluate_all(checklist, manifest.options, manifest.service_contexts(), source)
+    return files, results
+
+
+def new_project(
+    name: str,
+    *,
+    output_dir: Path = Path("."),
+    target: Path | None = None,
+    services: str | None = None,
+    options: Mapping[str, str | None] | None = None,
+    answers: Path | None = None,
+    checklist: Path | None = None,
+    git: bool = True,
+    dry_run: bool = False,
+    reporter: Reporter | None = None,
+) -> NewResult:
+    """Create a project: validate everything, render in memory, then write atomically."""
+    reporter = reporter or _Silent()
+    manifest, defaulted = build_manifest(
+        name,
+        services=services,
+        options=options,
+        answers=answers,
+        checklist=CUSTOM_CHECKLIST if checklist else None,
+    )
+    target = target if target is not None else output_dir / name
+    check_target(target)
+    if checklist is not None:
+        loaded = checklist_mod.load(checklist)
+    elif manifest.checklist != "builtin":
+        raise ChecklistError(f"the answers name checklist {manifest.checklist!r}", hint="pass it with --checklist FILE")
+    else:
+        loaded = checklist_mod.load()
+    files, results = plan(manifest, loaded)
+    by_file = evidence.items_by_file(results)
+    files = [
+        render.PlannedFile(f.path, f.content, f.template, f.executable, tuple(by_file.get(f.path, ()))) for f in files
+    ]
+    result = NewResult(target, manifest, files, results, defaulted, dry_run=dry_run)
+    if dry_run:
+        return result
+
+    # An item is ticked once the last file its evidence names has been written.
+    remaining = {r.item.id: set(r.files) for r in results if r.scaffolded}
+    waiting: dict[str, list[str]] = {}
+    for item_id, paths in remaining.items():
+        for p in paths:
+            waiting.setdefault(p, []).append(item_id)
+    by_id = {r.item.id: r for r in results}
+    with staged_directory(target) as stage:
+        for f in files:
+            write_file(stage, f.path, f.content, f.executable)
+            reporter.file_written(f.path)
+            for item_id in waiting.get(f.path, ()):
+                remaining[item_id].discard(f.path)
+                if not remaining[item_id]:
+                    reporter.item_done(by_id[item_id])
+        if checklist is not None:
+            write_file(stage, CUSTOM_CHECKLIST, checklist.read_bytes())
+        write_file(stage, MANIFEST, manifest.to_yaml().encode())
+        write_file(stage, provenance.PROVENANCE, provenance.build(files, by_file, __version__))
+        if git:
+            from msmvp.gitops import init_and_commit
+
+            result.commit = init_and_commit(stage, f"Generate {name} with msmvp {__version__}")
+    return result

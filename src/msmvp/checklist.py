@@ -1,0 +1,265 @@
+"""The checklist as data: load, validate (with file and line), and evaluate conditions.
+
+A checklist is a YAML file (see ``checklists/microservices-mvp.yaml``). Loading checks it against
+the schema below and reports the first problem as ``FILE:LINE: item ID: problem``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from msmvp import _resources
+from msmvp.errors import ChecklistError
+from msmvp.options import AXIS_BY_NAME, defaults
+
+SCHEMA = "msmvp-checklist/1"
+BUILTIN = "microservices-mvp"
+_LINE = "__line__"
+_KEYLINES = "__keylines__"
+
+Condition = dict[str, list[str]]
+Priority = Literal["critical", "high", "medium"]
+PRIORITY_WEIGHT: dict[str, int] = {"critical": 3, "high": 2, "medium": 1}
+
+
+def _check_condition(value: Condition) -> Condition:
+    for axis, values in value.items():
+        if axis not in AXIS_BY_NAME:
+            raise ValueError(f"unknown option {axis!r} (options: {', '.join(AXIS_BY_NAME)})")
+        for v in values:
+            if v not in AXIS_BY_NAME[axis].values:
+                raise ValueError(f"{v!r} is not a value of {axis} ({', '.join(AXIS_BY_NAME[axis].values)})")
+    return value
+
+
+def matches(condition: Mapping[str, list[str]], options: Mapping[str, str]) -> bool:
+    """True when every axis named in ``condition`` has one of its listed values."""
+    return all(options.get(axis) in values for axis, values in condition.items())
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Conditional(_Model):
+    when: Condition = Field(default_factory=dict)
+
+    _when = field_validator("when")(_check_condition)
+
+
+class Generator(_Conditional):
+    """What msmvp generates for an item, under a condition."""
+
+    what: str = Field(min_length=1)
+
+
+class PathCheck(_Conditional):
+    """Files that must exist: a glob, with ``{service}`` / ``{package}`` expanded per service."""
+
+    path: str = Field(min_length=1)
+
+
+class ContentCheck(PathCheck):
+    """A regular expression that must be found in every file the path matches."""
+
+    contains: str = Field(min_length=1)
+
+    @field_validator("contains")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+class CommandCheck(_Conditional):
+    """A command run in the repo root that must exit 0 within ``timeout`` seconds."""
+
+    run: str = Field(min_length=1)
+    timeout: int = Field(default=300, gt=0, le=3600)
+
+
+class Evidence(_Model):
+    present: list[PathCheck] = Field(default_factory=list)
+    configured: list[ContentCheck] = Field(default_factory=list)
+    verified: list[CommandCheck] = Field(default_factory=list)
+
+
+class Item(_Model):
+    """One checklist item."""
+
+    id: str = Field(pattern=r"^[1-9][0-9]*\.[1-9][0-9]*$")
+    phase: int = Field(gt=0)
+    title: str = Field(min_length=1)
+    priority: Priority
+    effort_days: float = Field(gt=0)
+    description: str = Field(min_length=1)
+    applies_when: Condition = Field(default_factory=dict)
+    human: bool = False
+    generated_by: list[Generator] = Field(default_factory=list)
+    not_generated: str | None = None
+    evidence: Evidence = Field(default_factory=Evidence)
+
+    _applies = field_validator("applies_when")(_check_condition)
+
+    def applies(self, options: Mapping[str, str]) -> bool:
+        return matches(self.applies_when, options)
+
+    def generator(self, options: Mapping[str, str]) -> str | None:
+        """What generates this item for ``options``, or None."""
+        return next((g.what for g in self.generated_by if matches(g.when, options)), None)
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """A loaded, validated checklist."""
+
+    name: str
+    source: str
+    phases: dict[int, str]
+    items: tuple[Item, ...]
+
+    def item(self, item_id: str) -> Item:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping and of each of its keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=True)
+        mapping[_LINE] = node.start_mark.line + 1
+        mapping[_KEYLINES] = {k.value: k.start_mark.line + 1 for k, _ in node.value if hasattr(k, "value")}
+        return mapping
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in (_LINE, _KEYLINES)}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _line_of(raw: dict[str, Any], loc: tuple[int | str, ...]) -> int:
+    """The best line for a pydantic error location inside ``raw``."""
+    line: int = raw.get(_LINE, 0)
+    node: Any = raw
+    for part in loc:
+        if isinstance(node, dict):
+            line = node.get(_KEYLINES, {}).get(part, line)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+        if isinstance(node, dict):
+            line = node.get(_LINE, line)
+    return line
+
+
+def builtin_path(name: str = BUILTIN) -> Path:
+    """The path of a checklist shipped with msmvp."""
+    return _resources.checklists_dir() / f"{name}.yaml"
+
+
+def load(path: str | Path | None = None) -> Checklist:
+    """Load and validate a checklist file (the built-in one when ``path`` is None)."""
+    return _load_cached(str(path) if path is not None else str(builtin_path()))
+
+
+@cache
+def _load_cached(path: str) -> Checklist:
+    shown = path
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChecklistError(f"{shown}: cannot read checklist: {exc.strerror}", hint="check the path") from None
+    try:
+        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ChecklistError(f"{shown}:{line}: not valid YAML: {problem}", hint="fix the YAML syntax") from None
+    return _build(shown, raw)
+
+
+def _fail(path: str, line: int, problem: str, item_id: str | None = None) -> ChecklistError:
+    where = f"item {item_id}: " if item_id else ""
+    return ChecklistError(
+        f"{path}:{line}: {where}{problem}", hint="see checklists/microservices-mvp.yaml for the format"
+    )
+
+
+def _build(path: str, raw: Any) -> Checklist:
+    if not isinstance(raw, dict):
+        raise _fail(path, 1, "a checklist is a mapping with keys schema, name, phases, items")
+    top_keys = {"schema", "name", "phases", "items"}
+    for key in raw.keys() - top_keys - {_LINE, _KEYLINES}:
+        raise _fail(path, raw[_KEYLINES].get(key, 1), f"unknown key {key!r} (allowed: {', '.join(sorted(top_keys))})")
+    if raw.get("schema") != SCHEMA:
+        raise _fail(path, raw[_KEYLINES].get("schema", 1), f"schema must be {SCHEMA!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(path, raw[_KEYLINES].get("name", 1), "name must be a non-empty string")
+    phases = _strip(raw.get("phases"))
+    if (
+        not isinstance(phases, dict)
+        or not phases
+        or not all(isinstance(k, int) and isinstance(v, str) for k, v in phases.items())
+    ):
+        raise _fail(path, raw[_KEYLINES].get("phases", 1), "phases must map phase numbers to titles")
+    raw_items = raw.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise _fail(path, raw[_KEYLINES].get("items", 1), "items must be a non-empty list")
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for raw_item in raw_items:
+        if not isinstance(raw_item, dict):
+            raise _fail(path, raw[_KEYLINES]["items"], "each item must be a mapping")
+        line = raw_item[_LINE]
+        item_id = str(raw_item.get("id", "?"))
+        try:
+            item = Item.model_validate(_strip(raw_item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            raise _fail(path, _line_of(raw_item, loc), f"{field}: {msg}", item_id) from None
+        if item.id in seen:
+            raise _fail(path, line, f"duplicate id (first at line {seen[item.id]})", item.id)
+        seen[item.id] = line
+        if item.phase not in phases:
+            raise _fail(path, line, f"phase {item.phase} is not one of the phases {sorted(phases)}", item.id)
+        if int(item.id.split(".")[0]) != item.phase:
+            raise _fail(path, line, f"id does not start with its phase {item.phase}", item.id)
+        if item.applies(defaults()) and item.generator(defaults()) is None and not item.not_generated:
+            raise _fail(
+                path,
+                line,
+                "nothing generates it for the default options: add generated_by or say why in not_generated",
+                item.id,
+            )
+        items.append(item)
+    return Checklist(name=name, source=path, phases=phases, items=tuple(items))
+
+
+def item_lines(path: str | Path) -> dict[str, int]:
+    """The line of each item id in a checklist file (for messages about a loaded checklist)."""
+    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+    return {str(i.get("id")): i[_LINE] for i in raw.get("items", []) if isinstance(i, dict)}

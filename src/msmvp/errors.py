@@ -1,0 +1,72 @@
+"""Every failure a user can hit, one class each, under :class:`MsmvpError`.
+
+Exceptions carry a one-line message and a hint; the CLI prints both and exits non-zero.
+They never print themselves.
+"""
+
+from __future__ import annotations
+
+
+class MsmvpError(Exception):
+    """Base of every error msmvp reports to a user."""
+
+    exit_code = 1
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint or self.default_hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidNameError(MsmvpError):
+    """A project or service name that is not a DNS label and Python identifier."""
+
+    default_hint = "use 1-40 lowercase letters, digits and '-', starting with a letter, e.g. 'order-items'"
+
+
+class UnknownOptionError(MsmvpError):
+    """An option axis or value msmvp does not know."""
+
+
+class IncompatibleOptionsError(MsmvpError):
+    """A set of option values that breaks one of the option model's rules."""
+
+
+class NotBuiltError(MsmvpError):
+    """An option value that is modelled but whose templates do not exist yet."""
+
+
+class TargetExistsError(MsmvpError):
+    """The output directory exists and is not empty."""
+
+    default_hint = "choose another name or --output-dir, or remove the directory first"
+
+
+class AnswersFileError(MsmvpError):
+    """An answers file that cannot be read or has the wrong shape."""
+
+
+class ManifestError(MsmvpError):
+    """A missing or malformed msmvp.yaml."""
+
+    default_hint = "run the command inside a project made by `msmvp new`, or fix msmvp.yaml"
+
+
+class ChecklistError(MsmvpError):
+    """A checklist file that is malformed; the message names file, line and item."""
+
+
+class TemplateError(MsmvpError):
+    """A template that failed to render (a bug in msmvp or in a custom template)."""
+
+    default_hint = "run again with --debug and report the traceback"
+
+
+class GitError(MsmvpError):
+    """Git is missing or a git operation failed."""
+
+    default_hint = "install git, or pass --no-git"

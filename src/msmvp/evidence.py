@@ -1,0 +1,201 @@
+"""Evaluate a checklist item's evidence against a tree of files.
+
+The tree can be the in-memory plan of ``msmvp new`` (to tick items as files are written) or a
+directory on disk (``msmvp status``). Levels climb in strength: present (paths exist) →
+configured (content checks) → verified (commands pass; run only on request).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from msmvp.checklist import Checklist, Item, PathCheck, matches
+
+LEVELS = ("missing", "present", "configured", "verified")
+_SKIP_DIRS = frozenset(
+    {".git", ".venv", "venv", "node_modules", ".dev", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+)
+
+
+class FileSource(Protocol):
+    """A tree of files: their relative posix paths and their text."""
+
+    def paths(self) -> Sequence[str]: ...
+
+    def read(self, path: str) -> str | None: ...
+
+
+class MemorySource:
+    """Files held in memory, e.g. a render plan."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self._files = files
+        self._paths = sorted(files)
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def read(self, path: str) -> str | None:
+        data = self._files.get(path)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+
+class DirSource:
+    """Files of a directory on disk, skipping VCS, virtualenv and cache folders."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._paths: list[str] | None = None
+
+    def paths(self) -> Sequence[str]:
+        if self._paths is None:
+            found: list[str] = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")]
+                rel = os.path.relpath(dirpath, self.root)
+                prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+                found.extend(prefix + f for f in filenames)
+            self._paths = sorted(found)
+        return self._paths
+
+    def read(self, path: str) -> str | None:
+        try:
+            return (self.root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+
+@cache
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a path glob (``*`` within a part, ``**`` across parts) to a regex."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def expand(pattern: str, services: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One pattern per service when it names ``{service}`` or ``{package}``, else itself."""
+    if "{service}" not in pattern and "{package}" not in pattern:
+        return [pattern]
+    return [pattern.replace("{service}", s["name"]).replace("{package}", s["package"]) for s in services]
+
+
+def match(pattern: str, paths: Iterable[str]) -> list[str]:
+    rx = glob_regex(pattern)
+    return [p for p in paths if rx.match(p)]
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one evidence check."""
+
+    level: str
+    spec: str
+    ok: bool
+    files: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+@dataclass
+class ItemResult:
+    """An item's evaluation: whether it applies, the level reached, and each check."""
+
+    item: Item
+    applicable: bool
+    level: str = "missing"
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({f for c in self.checks for f in c.files})
+
+    @property
+    def scaffolded(self) -> bool:
+        """Every static check holds and there is at least one."""
+        static = [c for c in self.checks if c.level != "verified"]
+        return bool(static) and all(c.ok for c in static)
+
+
+def _active(checks: Sequence[PathCheck], options: Mapping[str, str]) -> list[Any]:
+    return [c for c in checks if matches(c.when, options)]
+
+
+def _present(check: PathCheck, services: Sequence[Mapping[str, Any]], source: FileSource) -> CheckResult:
+    files: list[str] = []
+    missing = []
+    for pattern in expand(check.path, services):
+        found = match(pattern, source.paths())
+        files.extend(found)
+        if not found:
+            missing.append(pattern)
+    detail = f"missing: {', '.join(missing)}" if missing else ""
+    return CheckResult("present", check.path, not missing, files, detail)
+
+
+def _configured(check: Any, services: Sequence[Mapping[str, Any]], source: FileSource) -> CheckResult:
+    result = _present(check, services, source)
+    spec = f"{check.path} contains /{check.contains}/"
+    if not result.ok:
+        return CheckResult("configured", spec, False, result.files, result.detail)
+    rx = re.compile(check.contains, re.MULTILINE)
+    lacking = [f for f in result.files if not rx.search(source.read(f) or "")]
+    detail = f"no match in: {', '.join(lacking)}" if lacking else ""
+    return CheckResult("configured", spec, not lacking, result.files, detail)
+
+
+def evaluate(
+    item: Item, options: Mapping[str, str], services: Sequence[Mapping[str, Any]], source: FileSource
+) -> ItemResult:
+    """Evaluate the static evidence (present, configured) of one item."""
+    if not item.applies(options):
+        return ItemResult(item, applicable=False, level="n/a")
+    result = ItemResult(item, applicable=True)
+    present = [_present(c, services, source) for c in _active(item.evidence.present, options)]
+    configured = [_configured(c, services, source) for c in _active(item.evidence.configured, options)]
+    result.checks = present + configured
+    level = "missing"
+    for name, checks in (("present", present), ("configured", configured)):
+        if not checks:
+            continue
+        if not all(c.ok for c in checks):
+            break
+        level = name
+    result.level = level
+    return result
+
+
+def evaluate_all(
+    checklist: Checklist, options: Mapping[str, str], services: Sequence[Mapping[str, Any]], source: FileSource
+) -> list[ItemResult]:
+    return [evaluate(item, options, services, source) for item in checklist.items]
+
+
+def items_by_file(results: Sequence[ItemResult]) -> dict[str, list[str]]:
+    """For each file, the ids of the applicable items whose evidence it is part of."""
+    out: dict[str, list[str]] = {}
+    for r in results:
+        for f in r.files:
+            out.setdefault(f, []).append(r.item.id)
+    return out

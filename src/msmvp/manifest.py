@@ -1,0 +1,150 @@
+"""``msmvp.yaml``: the project's options and services, the single source of truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from msmvp import __version__
+from msmvp.errors import AnswersFileError, InvalidNameError, ManifestError, MsmvpError
+from msmvp.names import check_name, module_name
+from msmvp.options import resolve
+
+MANIFEST = "msmvp.yaml"
+FIRST_PORT = 8001
+_HEADER = (
+    "# msmvp.yaml: this project's options and services, the single source of truth.\n"
+    "# Change services with `msmvp add-service` / `msmvp remove-service`; after editing by hand,\n"
+    "# run `msmvp upgrade` to re-render.\n"
+)
+
+
+class Service(BaseModel):
+    """A service and the services it calls synchronously."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    calls: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        try:
+            return check_name(value)
+        except InvalidNameError as exc:
+            raise ValueError(exc.message) from None
+
+
+class Manifest(BaseModel):
+    """The contents of ``msmvp.yaml`` (and of an answers file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msmvp_version: str = __version__
+    name: str = "shop"
+    checklist: str = "builtin"
+    options: dict[str, str] = Field(default_factory=dict)
+    services: list[Service] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _calls_known(self) -> Manifest:
+        names = [s.name for s in self.services]
+        for dup in {n for n in names if names.count(n) > 1}:
+            raise ValueError(f"service {dup!r} is listed twice")
+        for svc in self.services:
+            for callee in svc.calls:
+                if callee not in names:
+                    raise ValueError(f"service {svc.name!r} calls {callee!r}, which is not a service")
+                if callee == svc.name:
+                    raise ValueError(f"service {svc.name!r} calls itself")
+        return self
+
+    def service_contexts(self) -> list[dict[str, Any]]:
+        """The ``services`` list every template sees (see docs/templates.md)."""
+        out = []
+        for index, svc in enumerate(self.services):
+            module = module_name(svc.name)
+            out.append(
+                {
+                    "name": svc.name,
+                    "module": module,
+                    "package": f"{module}_service",
+                    "env_prefix": module.upper(),
+                    "port": FIRST_PORT + index,
+                    "calls": list(svc.calls),
+                    "called_by": [s.name for s in self.services if svc.name in s.calls],
+                }
+            )
+        return out
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json")
+        data["services"] = [{"name": s.name, **({"calls": s.calls} if s.calls else {})} for s in self.services]
+        return _HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+
+
+def parse_services(text: str) -> list[Service]:
+    """Parse ``users,orders:users,billing:orders+users``; without any ``:`` each calls the one before."""
+    from msmvp.names import parse_service_list
+
+    entries = [part.strip() for part in text.split(",")]
+    names = parse_service_list(",".join(e.split(":", 1)[0] for e in entries))
+    explicit = any(":" in e for e in entries)
+    services = []
+    for index, (name, entry) in enumerate(zip(names, entries, strict=True)):
+        if explicit:
+            calls = [c.strip() for c in entry.split(":", 1)[1].split("+")] if ":" in entry else []
+        else:
+            calls = [names[index - 1]] if index else []
+        services.append(Service(name=name, calls=calls))
+    return services
+
+
+def _error_text(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "top level"
+    return where, err["msg"].removeprefix("Value error, ")
+
+
+def from_data(data: Any, source: str, error: type[MsmvpError]) -> Manifest:
+    """Validate a mapping read from ``source`` into a Manifest, raising ``error`` with a hint."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{source}: expected a mapping with keys name, options, services")
+    try:
+        manifest = Manifest.model_validate(data)
+        resolve(manifest.options)
+    except ValidationError as exc:
+        where, msg = _error_text(exc)
+        raise error(f"{source}: {where}: {msg}", hint="see msmvp.yaml of a generated project for the format") from None
+    except MsmvpError as exc:
+        raise error(f"{source}: {exc.message}", hint=exc.hint) from None
+    return manifest
+
+
+def _read_yaml(path: Path, error: type[MsmvpError]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise error(f"{path}:{mark.line + 1 if mark else 0}: not valid YAML", hint="fix the YAML syntax") from None
+
+
+def load_answers(path: Path) -> Manifest:
+    """Read an answers file (same keys as msmvp.yaml; every key optional)."""
+    return from_data(_read_yaml(path, AnswersFileError), str(path), AnswersFileError)
+
+
+def load(project_dir: Path) -> Manifest:
+    """Read ``msmvp.yaml`` of a project."""
+    path = project_dir / MANIFEST
+    if not path.is_file():
+        raise ManifestError(f"no {MANIFEST} in {project_dir}")
+    return from_data(_read_yaml(path, ManifestError), MANIFEST, ManifestError)

@@ -1,0 +1,146 @@
+"""Render the project and service templates into an in-memory plan of files.
+
+The templates are copier templates; this module renders them with the same Jinja settings
+(read from each ``copier.yml``) and copier's path rules: ``.jinja`` files are rendered and lose
+the suffix, other files are copied, and a path part that renders empty skips the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from msmvp import _resources
+from msmvp.errors import TemplateError
+from msmvp.manifest import Manifest
+from msmvp.options import resolve
+
+SUFFIX = ".jinja"
+SERVICES_DIR = "services"
+_EXCLUDE = {"__pycache__", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file of the plan: where it goes, what it holds, and where it came from."""
+
+    path: str
+    content: bytes
+    template: str
+    executable: bool = False
+    items: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class _Source:
+    relpath: str  # posix, relative to the template's subdirectory, suffix kept
+    is_template: bool
+    executable: bool
+
+
+class _Template:
+    """One copier template: its settings, its Jinja environment and its files."""
+
+    def __init__(self, root: Path) -> None:
+        config = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8")) or {}
+        self.root = root
+        self.name = root.name
+        self.subdir = root / config.get("_subdirectory", "")
+        envops = dict(config.get("_envops", {}))
+        envops["undefined"] = jinja2.StrictUndefined
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.subdir), **envops)  # noqa: S701 - not HTML
+        self.sources = tuple(self._walk())
+        self._path_cache: dict[str, jinja2.Template] = {}
+
+    def _walk(self) -> Iterator[_Source]:
+        for dirpath, dirnames, filenames in os.walk(self.subdir):
+            dirnames[:] = sorted(d for d in dirnames if d not in _EXCLUDE)
+            for filename in sorted(filenames):
+                if filename in _EXCLUDE or filename.endswith((".pyc", ".pyo")):
+                    continue
+                full = Path(dirpath) / filename
+                rel = full.relative_to(self.subdir).as_posix()
+                yield _Source(rel, filename.endswith(SUFFIX), os.access(full, os.X_OK))
+
+    def render_path(self, relpath: str, context: dict[str, Any]) -> str | None:
+        if relpath.endswith(SUFFIX):
+            relpath = relpath[: -len(SUFFIX)]
+        parts = []
+        for part in relpath.split("/"):
+            if "{" in part:
+                tpl = self._path_cache.get(part)
+                if tpl is None:
+                    tpl = self._path_cache[part] = self.env.from_string(part)
+                part = tpl.render(context)
+            if not part:
+                return None
+            parts.append(part)
+        return "/".join(parts)
+
+    def render(self, context: dict[str, Any], prefix: str = "") -> Iterator[PlannedFile]:
+        for src in self.sources:
+            try:
+                out = self.render_path(src.relpath, context)
+                if out is None:
+                    continue
+                if src.is_template:
+                    content = self.env.get_template(src.relpath).render(context).encode("utf-8")
+                else:
+                    content = (self.subdir / src.relpath).read_bytes()
+            except jinja2.TemplateError as exc:
+                line = getattr(exc, "lineno", None)
+                where = f"{self.name}/{src.relpath}" + (f":{line}" if line else "")
+                raise TemplateError(f"template {where} failed to render: {exc}") from exc
+            yield PlannedFile(prefix + out, content, f"{self.name}:{src.relpath}", src.executable)
+
+
+@cache
+def _template(name: str) -> _Template:
+    return _Template(_resources.templates_dir() / name)
+
+
+def project_context(manifest: Manifest) -> dict[str, Any]:
+    """The context every template sees (docs/templates.md)."""
+    from msmvp import __version__
+
+    return {
+        "project_name": manifest.name,
+        "project_module": manifest.name.replace("-", "_"),
+        "msmvp_version": __version__,
+        "services": manifest.service_contexts(),
+        **resolve(manifest.options),
+    }
+
+
+def render(manifest: Manifest) -> list[PlannedFile]:
+    """Render every file of the project described by ``manifest``, sorted by path."""
+    context = project_context(manifest)
+    files = list(_template("project").render(context))
+    service_tpl = _template("service")
+    for service in context["services"]:
+        files.extend(service_tpl.render({**context, "service": service}, f"{SERVICES_DIR}/{service['name']}/"))
+    files.sort(key=lambda f: f.path)
+    return files
+
+
+def output_skeletons() -> list[str]:
+    """Every path the templates can produce, Jinja expressions as ``*`` (for checklist checks)."""
+    out = []
+    for name, prefix in (("project", ""), ("service", f"{SERVICES_DIR}/*/")):
+        for src in _template(name).sources:
+            rel = src.relpath[: -len(SUFFIX)] if src.is_template else src.relpath
+            rel = _EXPR.sub("*", _TAG.sub("", rel))
+            out.append(prefix + rel)
+    return out
+
+
+_TAG = re.compile(r"\{%.*?%\}")
+_EXPR = re.compile(r"\{\{.*?\}\}")

@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated HOME and git author, rendered projects, and tool lookup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_TOOLS = os.environ.get("MSMVP_REQUIRE_TOOLS") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "msmvp tests")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@msmvp.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "msmvp tests")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@msmvp.invalid")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+def require_tool(name: str, why: str = "") -> str:
+    """Return the path of a real tool, or skip the test (fail when MSMVP_REQUIRE_TOOLS=1)."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed{': ' + why if why else ''} (see .ci/install-tools.sh)"
+        if REQUIRE_TOOLS:
+            pytest.fail(f"MSMVP_REQUIRE_TOOLS=1 but {reason}")
+        pytest.skip(reason)
+    return path
+
+
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, returning its result; the caller asserts on returncode/output."""
+    return subprocess.run(cmd, cwd=cwd, timeout=timeout, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def _render(dest: Path, **options: str) -> Path:
+    from msmvp.testing import render_project
+
+    render_project(dest, **options)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default project `shop` (services users, orders) rendered once per session. Read-only."""
+    yield _render(tmp_path_factory.mktemp("default") / "shop")
+
+
+@pytest.fixture()
+def project_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Render a project with given options into a fresh temp dir: project_factory(gateway='nginx')."""
+
+    def make(name: str = "shop", **options: str) -> Path:
+        return _render(tmp_path / name, name=name, **options)  # type: ignore[arg-type]
+
+    return make
