@@ -36,7 +36,9 @@ def require_tool(name: str, why: str = "") -> str:
     return path
 
 
-def run(cmd: list[str], cwd: Path | None = None, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], cwd: Path | None = None, timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
     """Run a command, returning its result; the caller asserts on returncode/output."""
     return subprocess.run(cmd, cwd=cwd, timeout=timeout, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload, no-any-return]
 

@@ -100,6 +100,12 @@ def parse_services(text: str) -> list[Service]:
             calls = [c.strip() for c in entry.split(":", 1)[1].split("+")] if ":" in entry else []
         else:
             calls = [names[index - 1]] if index else []
+        for callee in calls:
+            if callee not in names or callee == name:
+                what = "itself" if callee == name else f"{callee!r}, which is not a service"
+                raise InvalidNameError(
+                    f"service {name!r} calls {what}", hint=f"callees must be among: {', '.join(names)}"
+                )
         services.append(Service(name=name, calls=calls))
     return services
 

@@ -1,0 +1,97 @@
+"""The default render as a tree: golden digest, atomic writes, provenance, git, copier parity."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from msmvp import api
+from msmvp.manifest import Manifest
+from msmvp.provenance import sha256
+
+from .helpers import assert_files, tree_digest
+
+GOLDEN = Path(__file__).parent / "golden" / "default-tree.json"
+UPDATE = os.environ.get("MSMVP_UPDATE_GOLDEN") == "1"
+
+
+def test_default_render_matches_the_golden_tree(default_project: Path) -> None:
+    """Any change to a template shows here; refresh with MSMVP_UPDATE_GOLDEN=1 after review."""
+    actual = tree_digest(default_project, exclude={".msmvp", "msmvp.yaml"})
+    if UPDATE:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n")
+    assert_files(actual, json.loads(GOLDEN.read_text()))
+
+
+def test_provenance_records_every_generated_file(default_project: Path) -> None:
+    record = json.loads((default_project / ".msmvp" / "provenance.json").read_text())
+    files = record["files"]
+    on_disk = tree_digest(default_project, exclude={".msmvp", "msmvp.yaml"})
+    assert set(files) == set(on_disk)
+    for path, rec in files.items():
+        assert rec["sha256"] == on_disk[path] == sha256((default_project / path).read_bytes())
+        assert rec["template"].split(":", 1)[0] in {"project", "service"}
+    assert "1.1" in files["services/users/users_service/main.py"]["items"]
+
+
+def test_manifest_is_the_source_of_truth(default_project: Path) -> None:
+    manifest = Manifest.model_validate(yaml.safe_load((default_project / "msmvp.yaml").read_text()))
+    assert [s.name for s in manifest.services] == ["users", "orders"]
+    assert manifest.services[1].calls == ["users"]
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failure_half_way_leaves_nothing(exc: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = api.write_file
+    count = {"n": 0}
+
+    def flaky(root: Path, relpath: str, content: bytes, executable: bool = False) -> None:
+        count["n"] += 1
+        if count["n"] == 10:
+            raise exc
+        real(root, relpath, content, executable)
+
+    monkeypatch.setattr(api, "write_file", flaky)
+    with pytest.raises(type(exc)):
+        api.new_project("shop", output_dir=tmp_path, git=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_commits_everything(tmp_path: Path) -> None:
+    result = api.new_project("shop", output_dir=tmp_path)
+    repo = tmp_path / "shop"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)
+    assert status.stdout == ""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+    assert head.stdout.strip() == result.commit
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split()
+    assert "msmvp.yaml" in tracked
+    assert ".msmvp/provenance.json" in tracked
+
+
+def test_copier_copy_gives_the_same_tree(default_project: Path, tmp_path: Path) -> None:
+    """The templates are real copier templates: copier renders what msmvp renders."""
+    copier = pytest.importorskip("copier")
+    from msmvp import _resources
+    from msmvp.render import project_context
+
+    manifest = Manifest.model_validate(yaml.safe_load((default_project / "msmvp.yaml").read_text()))
+    context = project_context(manifest)
+    dst = tmp_path / "shop"
+    common = {"defaults": True, "unsafe": True, "quiet": True, "overwrite": True}
+    copier.run_copy(str(_resources.templates_dir() / "project"), dst, data=context, **common)
+    for service in context["services"]:
+        copier.run_copy(
+            str(_resources.templates_dir() / "service"),
+            dst / "services" / service["name"],
+            data={**context, "service": service},
+            **common,
+        )
+    exclude = {".msmvp", "msmvp.yaml"}
+    assert_files(tree_digest(dst, exclude), tree_digest(default_project, exclude))
