@@ -84,13 +84,12 @@ def build_manifest(
     return manifest, defaulted
 
 
-def _load_checklist(spec: str, project_dir: Path | None = None) -> checklist_mod.Checklist:
-    if spec == "builtin":
+def load_project_checklist(manifest: Manifest, project_dir: Path) -> checklist_mod.Checklist:
+    """The checklist a project names in its manifest: built-in, or a file in the repo."""
+    if manifest.checklist == "builtin":
         return checklist_mod.load()
-    path = Path(spec)
-    if project_dir is not None and not path.is_absolute():
-        path = project_dir / path
-    return checklist_mod.load(path)
+    path = Path(manifest.checklist)
+    return checklist_mod.load(path if path.is_absolute() else project_dir / path)
 
 
 def plan(
@@ -160,7 +159,11 @@ def new_project(
         if checklist is not None:
             write_file(stage, CUSTOM_CHECKLIST, checklist.read_bytes())
         write_file(stage, MANIFEST, manifest.to_yaml().encode())
-        write_file(stage, provenance.PROVENANCE, provenance.build(files, by_file, __version__))
+        write_file(
+            stage,
+            provenance.PROVENANCE,
+            provenance.build(files, by_file, __version__, manifest.model_dump(mode="json")),
+        )
         if git:
             from msmvp.gitops import init_and_commit
 

@@ -40,10 +40,18 @@ def _guard(fn: Callable[[], T]) -> T:
 
         console.error(exc.message, exc.hint)
         raise typer.Exit(exc.exit_code) from None
+    except OSError as exc:
+        if _state["debug"]:
+            raise
+        from msmvp import console
+
+        where = f": {exc.filename}" if exc.filename else ""
+        console.error(f"{exc.strerror or exc}{where}", "check free space and permissions; nothing was changed")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         from msmvp import console
 
-        console.error("interrupted; nothing was written")
+        console.error("interrupted; nothing was changed")
         raise typer.Exit(130) from None
 
 
@@ -231,6 +239,75 @@ def checklist_validate(
     from msmvp.checklist_check import validate_file
 
     console.validated(_guard(lambda: validate_file(file)))
+
+
+CONFLICT_EXIT = 3
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the diff that would be applied; write nothing.")]
+AllowDirty = Annotated[bool, typer.Option("--allow-dirty", help="Run even with uncommitted changes.")]
+NoCommit = Annotated[bool, typer.Option("--no-commit", help="Leave the changes uncommitted.")]
+ProjectDir = Annotated[Path, typer.Option("--project", help="The project directory.", file_okay=False)]
+
+
+def _report_regen(outcome: Any) -> None:
+    from msmvp import console
+
+    console.regen_report(outcome)
+    if outcome.dry_run:
+        console.regen_diff(outcome)
+    if outcome.plan.conflicts:
+        console.conflicts_summary(outcome)
+        raise typer.Exit(CONFLICT_EXIT)
+
+
+@app.command("add-service")
+def add_service(
+    name: Annotated[str, typer.Argument(help="The new service: a DNS label.", show_default=False)],
+    calls: Annotated[Optional[str], typer.Option(help="Services it calls, comma-separated.")] = None,
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Add a service and re-render every file that lists services. Exit 3 on conflicts."""
+    from msmvp.grow import add_service as core
+
+    callees = [c.strip() for c in calls.split(",")] if calls else []
+    kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
+    _report_regen(_guard(lambda: core(project, name, callees, **kw)))
+
+
+@app.command("remove-service")
+def remove_service(
+    name: Annotated[str, typer.Argument(help="The service to remove.", show_default=False)],
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Remove a service; its files you edited are kept and listed. Exit 3 on conflicts."""
+    from msmvp.grow import remove_service as core
+
+    kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
+    _report_regen(_guard(lambda: core(project, name, **kw)))
+
+
+@app.command("upgrade")
+def upgrade(
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Change an option: AXIS=VALUE (repeatable).")
+    ] = None,
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Re-render with this msmvp's templates and the options in msmvp.yaml. Exit 3 on conflicts."""
+    from msmvp.grow import parse_settings
+    from msmvp.grow import upgrade as core
+
+    kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
+    _report_regen(_guard(lambda: core(project, parse_settings(set_ or []), **kw)))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from msmvp.checklist import Checklist
     from msmvp.evidence import ItemResult
     from msmvp.options import Axis
+    from msmvp.regen import Outcome
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -116,3 +117,58 @@ def checklist_table(checklist: Checklist) -> None:
 
 def validated(checklist: Checklist) -> None:
     out.print(f"[green]ok[/] {checklist.source}: {len(checklist.items)} items in {len(checklist.phases)} phases")
+
+
+_ACTION_STYLE = {
+    "create": ("created", "green"),
+    "update": ("updated", "green"),
+    "merge": ("merged", "cyan"),
+    "conflict": ("CONFLICT", "bold red"),
+    "blocked": ("CONFLICT", "bold red"),
+    "delete": ("deleted", "yellow"),
+    "kept": ("kept", "yellow"),
+    "skip-deleted": ("skipped", "dim"),
+}
+
+
+def regen_report(outcome: Outcome) -> None:
+    """What a regeneration did (or would do), one line a path that matters."""
+    plan = outcome.plan
+    if plan.noop:
+        err.print("Nothing to do: the project is already up to date.")
+        return
+    for change in plan.changes:
+        if change.action not in _ACTION_STYLE:
+            continue
+        label, style = _ACTION_STYLE[change.action]
+        note = f" [dim]({change.note})[/]" if change.note else ""
+        err.print(f"  [{style}]{label:<9}[/] {change.path}{note}")
+    if outcome.dry_run:
+        return
+    if outcome.newly_done:
+        err.print("Checklist items now scaffolded: " + ", ".join(outcome.newly_done))
+    if outcome.commit:
+        err.print(f"[green]Committed[/] {outcome.commit[:8]}")
+
+
+def regen_diff(outcome: Outcome) -> None:
+    """The unified diff a dry run would apply, on stdout."""
+    import difflib
+
+    for change in outcome.plan.changes:
+        if change.action not in ("create", "update", "merge", "conflict", "delete"):
+            continue
+        before = (change.before or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        after = (change.after or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        old = f"a/{change.path}" if change.before is not None else "/dev/null"
+        new = f"b/{change.path}" if change.action != "delete" else "/dev/null"
+        out.print("".join(difflib.unified_diff(before, after, old, new)), end="", markup=False)
+    err.print("[dim](dry run: nothing written)[/]")
+
+
+def conflicts_summary(outcome: Outcome) -> None:
+    paths = [c.path for c in outcome.plan.conflicts]
+    error(
+        f"{len(paths)} conflict(s) to resolve: {', '.join(paths)}",
+        "edit the files (look for <<<<<<< markers), then commit; nothing else was lost",
+    )

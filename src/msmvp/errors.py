@@ -70,3 +70,43 @@ class GitError(MsmvpError):
     """Git is missing or a git operation failed."""
 
     default_hint = "install git, or pass --no-git"
+
+
+class DirtyTreeError(MsmvpError):
+    """The project's git tree has uncommitted changes."""
+
+    default_hint = "commit or stash your changes first, or pass --allow-dirty"
+
+
+class ServiceExistsError(MsmvpError):
+    """add-service with a name the project already has."""
+
+
+class UnknownServiceError(MsmvpError):
+    """A service name the project does not have."""
+
+
+class ServiceInUseError(MsmvpError):
+    """remove-service of a service other services call."""
+
+
+class UnknownItemError(MsmvpError):
+    """A checklist item id (``msmvp status --explain``, ``msmvp attest``) that the checklist lacks."""
+
+    default_hint = "list the items with `msmvp checklist show`"
+
+
+class AttestationInputError(MsmvpError):
+    """``msmvp attest`` arguments that cannot be recorded: an empty name or note, a bad date."""
+
+
+class AttestationsFileError(MsmvpError):
+    """A malformed ``.msmvp/attestations.yaml``; the message names file and line."""
+
+    default_hint = "fix the file by hand (see docs/status.md), or delete the broken entry and attest again"
+
+
+class ReportWriteError(MsmvpError):
+    """The report file given with ``--output`` cannot be written."""
+
+    default_hint = "check that the directory exists and is writable"

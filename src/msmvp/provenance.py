@@ -28,28 +28,62 @@ class Record:
     template: str
     sha256: str
     items: tuple[str, ...]
+    blob: str = ""
 
 
-def build(files: Sequence[PlannedFile], items: Mapping[str, list[str]], version: str) -> bytes:
-    """Serialise the record for ``files`` (stable, diff-friendly JSON)."""
+@dataclass(frozen=True)
+class Provenance:
+    """A project's provenance: the msmvp version and inputs of the last render, and its files."""
+
+    msmvp_version: str
+    inputs: dict[str, Any]
+    files: dict[str, Record]
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives ``data`` as a blob, so a base can be found in the object database."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def build(
+    files: Sequence[PlannedFile], items: Mapping[str, list[str]], version: str, inputs: Mapping[str, Any]
+) -> bytes:
+    """Serialise the record for ``files`` (stable, diff-friendly JSON).
+
+    ``inputs`` is the manifest the files were rendered from: with the same msmvp version it
+    re-renders the exact base of a later three-way merge, even after msmvp.yaml was edited.
+    """
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "msmvp_version": version,
+        "inputs": dict(inputs),
         "files": {
-            f.path: {"template": f.template, "sha256": sha256(f.content), "items": sorted(items.get(f.path, []))}
+            f.path: {
+                "template": f.template,
+                "sha256": sha256(f.content),
+                "blob": git_blob_id(f.content),
+                "items": sorted(items.get(f.path, [])),
+            }
             for f in files
         },
     }
     return (json.dumps(data, indent=1, sort_keys=False) + "\n").encode()
 
 
-def load(project_dir: Path) -> dict[str, Record] | None:
-    """The records of a project, or None when it has no (readable) provenance."""
+def load_full(project_dir: Path) -> Provenance | None:
+    """The whole provenance of a project, or None when it has none (or it is unreadable)."""
     try:
         data = json.loads((project_dir / PROVENANCE).read_text(encoding="utf-8"))
-        return {
-            path: Record(rec["template"], rec["sha256"], tuple(rec.get("items", [])))
+        files = {
+            path: Record(rec["template"], rec["sha256"], tuple(rec.get("items", [])), rec.get("blob", ""))
             for path, rec in data["files"].items()
         }
-    except (OSError, ValueError, KeyError, TypeError):
+        return Provenance(str(data.get("msmvp_version", "")), dict(data.get("inputs") or {}), files)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def load(project_dir: Path) -> dict[str, Record] | None:
+    """The file records of a project, or None when it has no (readable) provenance."""
+    full = load_full(project_dir)
+    return None if full is None else full.files
