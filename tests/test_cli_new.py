@@ -142,3 +142,17 @@ def test_bad_answers_file(content: str, message: str, tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not a DNS label"):
         runner.invoke(app, ["--debug", "new", "../x", "--output-dir", str(tmp_path)], catch_exceptions=False)
+
+
+def test_prompts_on_a_tty_ask_each_axis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msmvp import console
+
+    monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
+    answers = "\n".join(["rest", "none", "db-per-service", "dns", "jwt", "compose", "envoy", "github", "none"]) + "\n"
+    result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
+    assert result.exit_code == 0, result.stderr
+    assert "protocol" in result.stderr and "[rest/grpc]" in result.stderr
+    manifest = yaml.safe_load((tmp_path / "shop" / "msmvp.yaml").read_text())
+    assert manifest["options"]["deploy"] == "compose"
+    assert manifest["options"]["iac"] == "none"
+    assert manifest["options"]["cache"] == "redis"  # not asked: default

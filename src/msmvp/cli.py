@@ -310,5 +310,113 @@ def upgrade(
     _report_regen(_guard(lambda: core(project, parse_settings(set_ or []), **kw)))
 
 
+class StatusFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    junit = "junit"
+    sarif = "sarif"
+    html = "html"
+
+
+class FailOn(enum.StrEnum):
+    critical = "critical"
+    high = "high"
+
+
+@app.command("status")
+def status(
+    format_: Annotated[
+        StatusFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
+    ] = StatusFormat.table,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.", dir_okay=False),
+    ] = None,
+    explain: Annotated[
+        Optional[str], typer.Option(help="Explain one item: its checks, files and what to do, e.g. 2.8.")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Run each item's commands (slow) to reach verified.")
+    ] = False,
+    checklist: Annotated[
+        Optional[Path],
+        typer.Option(help="Use this checklist file instead of the project's.", exists=True, dir_okay=False),
+    ] = None,
+    fail_under: Annotated[
+        Optional[float], typer.Option(help="Gate: exit 3 when the score is below SCORE (0-100).", min=0, max=100)
+    ] = None,
+    fail_on: Annotated[
+        Optional[FailOn],
+        typer.Option(help="Gate: exit 4 when an applicable item of this priority or higher is not done."),
+    ] = None,
+    project: Annotated[
+        Optional[Path],
+        typer.Option(help="The project directory (default: the nearest one holding msmvp.yaml).", file_okay=False),
+    ] = None,
+) -> None:
+    """Checklist coverage of the repo, from the evidence in it as it is now.
+
+    Report-only by default: exit 0 whatever the score. Exit codes: 1 error, 2 bad usage,
+    3 score below --fail-under, 4 an item at or above --fail-on not done, 5 both gates failed.
+    """
+    from msmvp import console_status
+    from msmvp import status as status_mod
+
+    root = project if project is not None else status_mod.find_root(Path.cwd())
+    report = _guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify))
+    if explain is not None:
+        console_status.explain(report, _guard(lambda: report.item(explain)))
+    elif format_ is StatusFormat.table:
+        if output is not None:
+            _guard(lambda: console_status.write_table(report, output))
+            console_status.report_written(output, format_.value)
+        else:
+            console_status.status_table(report)
+    else:
+        from msmvp import report as report_mod
+
+        text = report_mod.render(report, format_.value)
+        if output is not None:
+            _guard(lambda: report_mod.write(output, text))
+            console_status.report_written(output, format_.value)
+        else:
+            console_status.raw(text)
+    result = status_mod.gate(report, fail_under=fail_under, fail_on=fail_on.value if fail_on else None)
+    if result.exit_code:
+        console_status.gate_failed(result)
+        raise typer.Exit(result.exit_code)
+
+
+@app.command("attest")
+def attest(
+    item: Annotated[str, typer.Argument(help="The checklist item, e.g. 5.9.", show_default=False)],
+    by: Annotated[str, typer.Option("--by", help="Who vouches for it.", show_default=False)],
+    note: Annotated[str, typer.Option("--note", help="What was done and where the proof is.", show_default=False)],
+    expires: Annotated[
+        Optional[str], typer.Option(help="Last day it counts, YYYY-MM-DD (default: never expires).")
+    ] = None,
+    checklist: Annotated[
+        Optional[Path],
+        typer.Option(help="Use this checklist file instead of the project's.", exists=True, dir_okay=False),
+    ] = None,
+    project: Annotated[
+        Optional[Path],
+        typer.Option(help="The project directory (default: the nearest one holding msmvp.yaml).", file_okay=False),
+    ] = None,
+) -> None:
+    """Record that a person did a checklist item (for items only a human can finish).
+
+    Writes .msmvp/attestations.yaml; commit it so it is reviewed like code.
+    """
+    from msmvp import console_status
+    from msmvp import status as status_mod
+    from msmvp.attest import record
+
+    root = project if project is not None else status_mod.find_root(Path.cwd())
+    result = _guard(lambda: record(root, item, by=by, note=note, expires=expires, checklist_path=checklist))
+    console_status.attested(result)
+
+
 def main() -> None:
     app()

@@ -56,7 +56,9 @@ class _Template:
         self.subdir = root / config.get("_subdirectory", "")
         envops = dict(config.get("_envops", {}))
         envops["undefined"] = jinja2.StrictUndefined
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.subdir), **envops)  # noqa: S701 - not HTML
+        self.env = jinja2.Environment(  # noqa: S701 - not HTML
+            loader=jinja2.FileSystemLoader(self.subdir), bytecode_cache=_bytecode_cache(), **envops
+        )
         self.sources = tuple(self._walk())
         self._path_cache: dict[str, jinja2.Template] = {}
 
@@ -100,6 +102,23 @@ class _Template:
                 where = f"{self.name}/{src.relpath}" + (f":{line}" if line else "")
                 raise TemplateError(f"template {where} failed to render: {exc}") from exc
             yield PlannedFile(prefix + out, content, f"{self.name}:{src.relpath}", src.executable)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (Jinja's own cache, keyed by source and version).
+
+    Compiling every template costs more than rendering them all; the cache lives in the
+    user's cache directory and is simply not used where that directory cannot be written.
+    """
+    if os.environ.get("MSMVP_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = Path(base) / "msmvp" / "jinja"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(directory))
 
 
 @cache
