@@ -7,9 +7,11 @@ configured (content checks) → verified (commands pass; run only on request).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -102,9 +104,33 @@ def expand(pattern: str, services: Sequence[Mapping[str, Any]]) -> list[str]:
     return [pattern.replace("{service}", s["name"]).replace("{package}", s["package"]) for s in services]
 
 
-def match(pattern: str, paths: Iterable[str]) -> list[str]:
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def match(pattern: str, paths: Sequence[str]) -> list[str]:
+    """The paths (sorted) that ``pattern`` matches.
+
+    Only the slice of ``paths`` that shares the pattern's literal prefix is scanned, and a
+    pattern without wildcards is a binary search: status stays fast on large repos.
+    """
+    wildcard = _GLOB_CHARS.search(pattern)
+    prefix = pattern[: wildcard.start()] if wildcard else pattern
+    start = bisect.bisect_left(paths, prefix)
+    if not wildcard:
+        return [pattern] if start < len(paths) and paths[start] == pattern else []
     rx = glob_regex(pattern)
-    return [p for p in paths if rx.match(p)]
+    out = []
+    for path in itertools.islice(paths, start, None):
+        if not path.startswith(prefix):
+            break
+        if rx.match(path):
+            out.append(path)
+    return out
+
+
+@cache
+def _content_regex(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.MULTILINE)
 
 
 @dataclass
@@ -159,7 +185,7 @@ def _configured(check: Any, services: Sequence[Mapping[str, Any]], source: FileS
     spec = f"{check.path} contains /{check.contains}/"
     if not result.ok:
         return CheckResult("configured", spec, False, result.files, result.detail)
-    rx = re.compile(check.contains, re.MULTILINE)
+    rx = _content_regex(check.contains)
     lacking = [f for f in result.files if not rx.search(source.read(f) or "")]
     detail = f"no match in: {', '.join(lacking)}" if lacking else ""
     return CheckResult("configured", spec, not lacking, result.files, detail)
