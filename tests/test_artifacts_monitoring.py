@@ -17,6 +17,7 @@ REQUIRED_ALERTS = {
     "ServiceDown",
     "HighErrorRate",
     "HighLatencyP95",
+    "SlowDependency",
     "HighCPU",
     "HighMemory",
     "CircuitBreakerOpen",
