@@ -1,0 +1,89 @@
+"""The generated services work: their own unit tests pass, their code is lint-clean, and their
+Dockerfiles pass hadolint.
+
+Each service's suite runs in a subprocess from a copy of the service directory, the way a
+developer runs it (`cd services/<name> && python -m pytest`), so the read-only session project
+is never written to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import require_tool, run
+
+# A hyphenated service calling two others, one of them hyphenated too.
+THREE_SERVICES = "users,catalog-items,order-items:users+catalog-items"
+
+
+@pytest.fixture(scope="module")
+def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from msmvp.testing import render_project
+
+    return render_project(tmp_path_factory.mktemp("three") / "acme", name="acme", services=THREE_SERVICES)
+
+
+@pytest.fixture(params=["default", "three"])
+def project(request: pytest.FixtureRequest) -> Path:
+    name = "default_project" if request.param == "default" else "three_services"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+def _services(project: Path) -> list[Path]:
+    return sorted(path for path in (project / "services").iterdir() if path.is_dir())
+
+
+def _test_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Settings come from the tests' own fixtures, never from the developer's environment.
+    for name in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "PYTEST_ADDOPTS"):
+        env.pop(name, None)
+    return env
+
+
+def test_service_unit_tests_pass(project: Path, tmp_path: Path) -> None:
+    """Every service's suite passes from its own directory; the runs go in parallel."""
+    pending = {}
+    for service in _services(project):
+        copy = tmp_path / service.name
+        shutil.copytree(service, copy)
+        basetemp = tmp_path / f"pytest-{service.name}"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(basetemp)]
+        proc = subprocess.Popen(
+            cmd, cwd=copy, env=_test_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        pending[service.name] = (time.perf_counter(), proc)
+    failures = []
+    for name, (start, proc) in pending.items():
+        out, _ = proc.communicate(timeout=180)
+        took = time.perf_counter() - start
+        if proc.returncode != 0 or " passed" not in out:
+            failures.append(f"--- {name} (exit {proc.returncode}, {took:.1f}s)\n{out[-6000:]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_service_code_is_ruff_clean(project: Path) -> None:
+    ruff = require_tool("ruff", "lints the generated Python")
+    services = [str(path) for path in _services(project)]
+    checked = run([ruff, "check", "--no-cache", *services], cwd=project)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    formatted = run([ruff, "format", "--no-cache", "--check", *services], cwd=project)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_dockerfiles_pass_hadolint(project: Path) -> None:
+    hadolint = require_tool("hadolint", "lints the generated Dockerfiles")
+    for service in _services(project):
+        result = run([hadolint, "--failure-threshold", "error", str(service / "Dockerfile")])
+        assert result.returncode == 0, f"{service.name}: {result.stdout}{result.stderr}"
+        # Warnings are not errors, but the template is meant to have none.
+        strict = run([hadolint, "--failure-threshold", "warning", str(service / "Dockerfile")])
+        assert strict.returncode == 0, f"{service.name}: {strict.stdout}{strict.stderr}"
