@@ -14,8 +14,13 @@ help:
 tools:
 	bash .ci/install-tools.sh
 
+# msmvp with its test extras, then what a generated project's `make install` installs, so the
+# tests can run generated services, their tests and the gateway.
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check '.[dev]'
+	d=$$(mktemp -d) && $(PYTHON) -m msmvp new deps --defaults --no-git --output-dir $$d >/dev/null 2>&1 \
+	  && $(PYTHON) -m pip install --quiet --disable-pip-version-check -r $$d/deps/requirements-dev.txt; \
+	  status=$$?; rm -rf $$d; exit $$status
 
 test: tools install pytest
 
@@ -29,3 +34,4 @@ lint:
 
 bench:
 	$(PYTHON) bench/bench_new.py
+	$(PYTHON) bench/bench_status.py

