@@ -364,7 +364,9 @@ def status(
     from msmvp import status as status_mod
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
-    report = _guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify))
+    # With --explain, --verify runs only that item's commands.
+    only = _guard(lambda: status_mod.resolve_item_id(root, checklist, explain)) if explain and verify else None
+    report = _guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify, verify_only=only))
     if explain is not None:
         console_status.explain(report, _guard(lambda: report.item(explain)))
     elif format_ is StatusFormat.table:
