@@ -289,3 +289,16 @@ def test_merge3_clean_and_conflicting() -> None:
     merged, conflict = regen.merge3(b"x\nb\nc\nd\ne\n", base, b"y\nb\nc\nd\ne\n")
     assert conflict
     assert merged.startswith(b"<<<<<<< yours\nx\n")
+
+
+def test_commits_without_a_git_identity_use_msmvps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(key, raising=False)
+    # user.useConfigOnly makes git refuse to guess an identity from the host
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.useConfigOnly")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
+    api.new_project("shop", output_dir=tmp_path)
+    repo = tmp_path / "shop"
+    assert msmvp(repo, "add-service", "payments")[0] == 0
+    assert git(repo, "log", "--format=%an <%ae>").splitlines() == ["msmvp <msmvp@localhost>"] * 2

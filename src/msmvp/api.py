@@ -156,16 +156,18 @@ def new_project(
                 remaining[item_id].discard(f.path)
                 if not remaining[item_id]:
                     reporter.item_done(by_id[item_id])
+        extra = {
+            MANIFEST: manifest.to_yaml().encode(),
+            provenance.PROVENANCE: provenance.build(files, by_file, __version__, manifest.model_dump(mode="json")),
+        }
         if checklist is not None:
-            write_file(stage, CUSTOM_CHECKLIST, checklist.read_bytes())
-        write_file(stage, MANIFEST, manifest.to_yaml().encode())
-        write_file(
-            stage,
-            provenance.PROVENANCE,
-            provenance.build(files, by_file, __version__, manifest.model_dump(mode="json")),
-        )
+            extra[CUSTOM_CHECKLIST] = checklist.read_bytes()
+        for path, content in extra.items():
+            write_file(stage, path, content)
         if git:
             from msmvp.gitops import init_and_commit
 
-            result.commit = init_and_commit(stage, f"Generate {name} with msmvp {__version__}")
+            committed = {f.path: (f.content, f.executable) for f in files}
+            committed.update({path: (content, False) for path, content in extra.items()})
+            result.commit = init_and_commit(stage, f"Generate {name} with msmvp {__version__}", committed)
     return result

@@ -21,6 +21,7 @@ from typing import Literal
 
 from msmvp import __version__
 from msmvp.errors import GitError
+from msmvp.gitops import FALLBACK_IDENTITY as _FALLBACK
 from msmvp.manifest import MANIFEST, Manifest
 from msmvp.provenance import PROVENANCE, Provenance, sha256
 
@@ -290,11 +291,28 @@ def record_git_conflicts(root: Path, conflicts: Iterable[Change]) -> None:
         )
 
 
-def commit(root: Path, paths: Iterable[str], message: str) -> str:
-    """Stage exactly ``paths`` (additions, edits and deletions) and commit them."""
-    from msmvp.gitops import commit_paths
+def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {proc.stderr.strip()}")
+    return proc.stdout
 
-    return commit_paths(root, sorted(set(paths)), message)
+
+def commit(root: Path, paths: Iterable[str], message: str) -> str:
+    """Stage exactly ``paths`` (additions, edits and deletions) and commit only them.
+
+    Plain git subprocesses, like the merge above: importing GitPython would cost more than
+    the two commands it would run.
+    """
+    pathspec = sorted(set(paths))
+    _git(root, "add", "-A", "--", *pathspec)
+    env = {}
+    if subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=root, capture_output=True, check=False).returncode:
+        env = {f"GIT_{who}_{key}": value for who in ("AUTHOR", "COMMITTER") for key, value in _FALLBACK.items()}
+    _git(root, "commit", "-q", "--no-verify", "-m", message, "--", *pathspec, env=env)
+    return _git(root, "rev-parse", "HEAD").strip()
 
 
 @dataclass
