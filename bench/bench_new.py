@@ -84,7 +84,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--services", type=int, default=3)
     args = parser.parse_args()
-    services = ",".join(["users", "orders", "billing", "catalog", "payments", "shipping"][: args.services])
+    names = ["users", "orders", "billing", "catalog", "payments", "shipping"]
+    names += [f"svc{i}" for i in range(len(names) + 1, args.services + 1)]
+    services = ",".join(names[: args.services])
     msmvp = [sys.executable, "-m", "msmvp"]
     print(
         f"msmvp new, {args.services} services, {args.runs} runs, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
