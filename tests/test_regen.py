@@ -302,3 +302,19 @@ def test_commits_without_a_git_identity_use_msmvps(tmp_path: Path, monkeypatch: 
     repo = tmp_path / "shop"
     assert msmvp(repo, "add-service", "payments")[0] == 0
     assert git(repo, "log", "--format=%an <%ae>").splitlines() == ["msmvp <msmvp@localhost>"] * 2
+
+
+def test_upgrade_with_a_new_option_adds_and_removes_files(project: Path) -> None:
+    compose = project / COMPOSE
+    assert compose.is_file()
+    code, _, err = msmvp(project, "upgrade", "--set", "deploy=kubernetes")
+    assert code == 0, err
+    assert not compose.exists()
+    assert not (project / "deploy/compose").exists()
+    assert (project / "deploy/k8s/base/kustomization.yaml").is_file()
+    assert yaml.safe_load((project / "msmvp.yaml").read_text())["options"]["deploy"] == "kubernetes"
+    assert "deleted" in err and COMPOSE in err
+    assert git(project, "status", "--porcelain") == ""
+    # and back: the compose files return, untouched k8s files stay as rendered
+    assert msmvp(project, "upgrade", "--set", "deploy=both")[0] == 0
+    assert compose.read_bytes() == rendered(TWO)[COMPOSE]
