@@ -57,11 +57,12 @@ def _phase_table(report: StatusReport, phase: int) -> Table:
     table = Table(show_header=True, header_style="dim", expand=False, box=None, pad_edge=False)
     table.add_column("", width=1)
     table.add_column("id", style="bold")
-    table.add_column("item", no_wrap=True)
-    table.add_column("priority")
-    table.add_column("effort", justify="right")
-    table.add_column("level")
-    table.add_column("why", style="dim", overflow="fold", min_width=20, max_width=70)
+    # Fixed columns never truncate (a "critic…" priority helps nobody); title and reason wrap.
+    table.add_column("item", overflow="fold", ratio=2)
+    table.add_column("priority", no_wrap=True, min_width=8)
+    table.add_column("effort", justify="right", no_wrap=True, min_width=5)
+    table.add_column("level", no_wrap=True, min_width=10)
+    table.add_column("why", style="dim", overflow="fold", ratio=1, max_width=70)
     for s in (s for s in report.items if s.item.phase == phase):
         mark = (
             Text("✓", style="green") if s.done else (Text("·", style="dim") if not s.applicable else Text("✗", "red"))
