@@ -64,3 +64,18 @@ def project_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         return _render(tmp_path / name, name=name, **options)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hyphenated project with three services, one of them hyphenated too. Read-only."""
+    return _render(
+        tmp_path_factory.mktemp("three") / "acme-store", name="acme-store", services="users,orders,order-items"
+    )
+
+
+def service_names(project: Path) -> list[str]:
+    """The service names in a project's msmvp.yaml, in order."""
+    import yaml
+
+    return [str(s["name"]) for s in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]

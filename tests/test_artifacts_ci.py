@@ -9,28 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import require_tool, run
+from .conftest import require_tool, run, service_names
 
 WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/scheduled.yml"]
-
-
-@pytest.fixture(scope="module")
-def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from msmvp.testing import render_project
-
-    return render_project(
-        tmp_path_factory.mktemp("three") / "acme-store", name="acme-store", services="users,orders,order-items"
-    )
 
 
 @pytest.fixture(params=["default", "three"])
 def project(request: pytest.FixtureRequest) -> Path:
     name = "default_project" if request.param == "default" else "three_services"
     return request.getfixturevalue(name)
-
-
-def _service_names(project: Path) -> list[str]:
-    return [str(s["name"]) for s in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]
 
 
 def _workflow(project: Path, rel: str) -> dict[str, Any]:
@@ -60,7 +47,7 @@ def test_actionlint_finds_nothing(project: Path) -> None:
 def test_ci_runs_every_stage_for_every_service(project: Path) -> None:
     jobs: dict[str, dict[str, Any]] = _workflow(project, WORKFLOWS[0])["jobs"]
     assert {"lint", "test", "sast", "dependency-audit", "secret-scan", "build", "checklist", "deploy"} <= set(jobs)
-    assert jobs["build"]["strategy"]["matrix"]["service"] == _service_names(project)
+    assert jobs["build"]["strategy"]["matrix"]["service"] == service_names(project)
     text = (project / WORKFLOWS[0]).read_text()
     for needle in (
         "ruff check",
@@ -75,7 +62,7 @@ def test_ci_runs_every_stage_for_every_service(project: Path) -> None:
     assert deploy["environment"] == "production"
     assert "refs/heads/main" in str(deploy["if"])
     assert "kubectl apply -k deploy/k8s/overlays/prod" in text
-    for name in _service_names(project):
+    for name in service_names(project):
         assert f"rollout status deployment/{name}" in text
 
 
@@ -101,7 +88,7 @@ def test_scheduled_jobs_are_weekly_and_bounded(default_project: Path) -> None:
 def test_dependabot_covers_every_service(project: Path) -> None:
     updates = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())["updates"]
     dirs = {(u["package-ecosystem"], u["directory"]) for u in updates}
-    for name in _service_names(project):
+    for name in service_names(project):
         assert ("pip", f"/services/{name}") in dirs
         assert ("docker", f"/services/{name}") in dirs
     assert ("github-actions", "/") in dirs

@@ -21,16 +21,6 @@ SECRETS_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A hyphenated project with three services, one of them hyphenated too."""
-    from msmvp.testing import render_project
-
-    return render_project(
-        tmp_path_factory.mktemp("three") / "acme-store", name="acme-store", services="users,orders,order-items"
-    )
-
-
 @pytest.fixture(params=["default", "three"])
 def project(request: pytest.FixtureRequest) -> Path:
     name = "default_project" if request.param == "default" else "three_services"

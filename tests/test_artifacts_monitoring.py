@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import require_tool, run
+from .conftest import require_tool, run, service_names
 
 REQUIRED_ALERTS = {
     "ServiceDown",
@@ -29,23 +29,10 @@ REQUIRED_ALERTS = {
 GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$service": ".*"}
 
 
-@pytest.fixture(scope="module")
-def three_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from msmvp.testing import render_project
-
-    return render_project(
-        tmp_path_factory.mktemp("three") / "acme-store", name="acme-store", services="users,orders,order-items"
-    )
-
-
 @pytest.fixture(params=["default", "three"])
 def project(request: pytest.FixtureRequest) -> Path:
     name = "default_project" if request.param == "default" else "three_services"
     return request.getfixturevalue(name)
-
-
-def _service_names(project: Path) -> list[str]:
-    return [str(s["name"]) for s in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]
 
 
 def test_prometheus_config_is_valid_and_scrapes_every_service(project: Path) -> None:
@@ -55,7 +42,7 @@ def test_prometheus_config_is_valid_and_scrapes_every_service(project: Path) -> 
     config = yaml.safe_load((project / "monitoring" / "prometheus" / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     targets = {t for sc in jobs["services"]["static_configs"] for t in sc["targets"]}
-    assert targets == {f"{n}:8000" for n in _service_names(project)}
+    assert targets == {f"{n}:8000" for n in service_names(project)}
     assert jobs["gateway"]["metrics_path"] == "/stats/prometheus"
     assert "alertmanager" in jobs and config["rule_files"] == ["alerts.yml"]
 

