@@ -16,8 +16,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import run_once
 
 SERVICES = "users,orders,billing,catalog,payments"
 
@@ -66,21 +67,12 @@ def main() -> None:
             try:
                 copy = work / "shop"
                 shutil.copytree(project, copy, symlinks=True)
-                start = time.perf_counter()
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "msmvp", "add-service", "shipping", "--calls", "orders"],
-                    cwd=copy,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+                wall, peak = run_once(
+                    [sys.executable, "-m", "msmvp", "add-service", "shipping", "--calls", "orders"], copy
                 )
-                _, status, usage = os.wait4(proc.pid, 0)
-                wall = time.perf_counter() - start
-                if os.waitstatus_to_exitcode(status) != 0:
-                    sys.exit(proc.stderr.read().decode() if proc.stderr else "add-service failed")
                 if i:
                     walls.append(wall)
-                    rss.append(usage.ru_maxrss / 1024)
+                    rss.append(peak)
             finally:
                 shutil.rmtree(work)
     finally:

@@ -12,11 +12,11 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import run_once
 
 # Plain Jinja2: walk both templates, render every .jinja file with the same context, write it.
 # No checklist, no provenance, no git: the floor any Jinja2-based generator pays.
@@ -47,17 +47,6 @@ for name, contexts in (("project", [("", ctx)]),
                 else:
                     out.write_bytes((root / rel).read_bytes())
 """
-
-
-def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def measure(label: str, make_cmd, runs: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
