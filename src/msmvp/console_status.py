@@ -11,7 +11,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from msmvp.console import err, out
+from msmvp.console import PRIORITY_STYLE, err, out
 
 if TYPE_CHECKING:
     from msmvp.attest import AttestResult
@@ -25,7 +25,6 @@ LEVEL_STYLE = {
     "verified": "bold green",
     "attested": "bold magenta",
 }
-PRIORITY_STYLE = {"critical": "bold red", "high": "yellow", "medium": "cyan"}
 FILE_STYLE = {
     "generated-untouched": "green",
     "modified": "yellow",
