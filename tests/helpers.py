@@ -41,3 +41,13 @@ def assert_files(actual: dict[str, str], expected: dict[str, str]) -> None:
         if paths:
             problems.append(f"{label} ({len(paths)}): " + ", ".join(paths))
     assert not problems, "\n".join(problems)
+
+
+def msmvp(project: Path, *args: str) -> tuple[int, str, str]:
+    """Run the msmvp CLI in-process on ``project``: (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from msmvp.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--project", str(project)], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr

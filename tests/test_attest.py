@@ -12,16 +12,12 @@ from typer.testing import CliRunner
 
 from msmvp import attest, status
 from msmvp.checklist import load as load_checklist
-from msmvp.cli import app
 from msmvp.errors import AttestationInputError, AttestationsFileError, UnknownItemError
+
+from .helpers import msmvp
 
 runner = CliRunner()
 TODAY = dt.date(2026, 3, 1)
-
-
-def msmvp(project: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*args, "--project", str(project)], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture()

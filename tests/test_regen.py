@@ -14,18 +14,13 @@ from msmvp import api, regen, render
 from msmvp.cli import CONFLICT_EXIT, app
 from msmvp.manifest import Manifest, Service
 
-from .helpers import tree_digest
+from .helpers import msmvp, tree_digest
 
 runner = CliRunner()
 
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
-
-
-def msmvp(repo: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*args, "--project", str(repo)], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def commit_all(repo: Path, message: str = "user edit") -> None:

@@ -13,7 +13,7 @@ from msmvp.checklist import CommandCheck
 from msmvp.checklist import load as load_checklist
 from msmvp.cli import app
 
-from .helpers import build_file_tree
+from .helpers import build_file_tree, msmvp
 
 runner = CliRunner()
 
@@ -36,11 +36,6 @@ EXPECTED_FRESH = {
 # and the two items only a person can finish (done only when attested).
 WITH_COMMANDS = {"1.3", "2.1", "2.2", "2.3", "4.8", "5.4"}
 HUMAN = {"4.7", "5.9"}
-
-
-def msmvp(project: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*args, "--project", str(project)], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture()

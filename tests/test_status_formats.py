@@ -16,13 +16,9 @@ from msmvp import status
 from msmvp.cli import app
 
 from .conftest import require_tool
+from .helpers import msmvp
 
 runner = CliRunner()
-
-
-def msmvp(project: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*args, "--project", str(project)], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
