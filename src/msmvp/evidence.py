@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from msmvp.checklist import Checklist, Item, PathCheck, matches
 
-LEVELS = ("missing", "present", "configured", "verified")
 _SKIP_DIRS = frozenset(
     {".git", ".venv", "venv", "node_modules", ".dev", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 )
