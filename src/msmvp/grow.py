@@ -27,6 +27,7 @@ def _render_map(manifest: Manifest) -> dict[str, bytes]:
 
 def regenerate(
     root: Path,
+    previous: Manifest,
     manifest: Manifest,
     *,
     message: str,
@@ -34,7 +35,10 @@ def regenerate(
     allow_dirty: bool = False,
     commit: bool = True,
 ) -> regen.Outcome:
-    """Re-render ``root`` for ``manifest`` and apply it with the merge rules."""
+    """Re-render ``root`` for ``manifest`` and apply it with the merge rules.
+
+    ``previous`` is the manifest on disk now: the items it satisfied are not reported as new.
+    """
     git = regen.is_git_repo(root)
     if git and not allow_dirty and not dry_run:
         dirty = regen.dirty_paths(root)
@@ -43,9 +47,9 @@ def regenerate(
             raise DirtyTreeError(f"uncommitted changes in {', '.join(dirty[:3])}{more}")
     checklist = load_project_checklist(manifest, root)
     files = render.render(manifest)
-    services = manifest.service_contexts()
+    rendered = {f.path: f.content for f in files}
     new_results = evidence.evaluate_all(
-        checklist, manifest.options, services, evidence.MemorySource({f.path: f.content for f in files})
+        checklist, manifest.options, manifest.service_contexts(), evidence.MemorySource(rendered)
     )
     by_file = evidence.items_by_file(new_results)
     old = provenance.load_full(root)
@@ -57,7 +61,7 @@ def regenerate(
 
     plan = regen.plan(
         root,
-        {f.path: f.content for f in files},
+        rendered,
         old,
         _render_map,
         manifest.to_yaml().encode(),
@@ -66,7 +70,6 @@ def regenerate(
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
         return outcome
-    previous = load(root)
     before = {r.item.id for r in _evaluate_disk(checklist, previous, root) if r.scaffolded}
     regen.apply(root, plan)
     after = _evaluate_disk(checklist, manifest, root)
@@ -91,7 +94,8 @@ def _evaluate_disk(checklist: Checklist, manifest: Manifest, root: Path) -> list
 
 def add_service(root: Path, name: str, calls: list[str] | None = None, **kw: bool) -> regen.Outcome:
     """Add a service (and what it calls) to the project and re-render it."""
-    manifest = load(root)
+    previous = load(root)
+    manifest = previous.model_copy(deep=True)
     check_name(name)
     names = [s.name for s in manifest.services]
     if name in names:
@@ -102,12 +106,13 @@ def add_service(root: Path, name: str, calls: list[str] | None = None, **kw: boo
                 f"--calls names {callee!r}, which is not a service", hint=f"services are: {', '.join(names)}"
             )
     manifest.services.append(Service(name=name, calls=list(calls or [])))
-    return regenerate(root, manifest, message=f"Add service {name} (msmvp add-service)", **kw)
+    return regenerate(root, previous, manifest, message=f"Add service {name} (msmvp add-service)", **kw)
 
 
 def remove_service(root: Path, name: str, **kw: bool) -> regen.Outcome:
     """Remove a service nobody calls; its edited files are kept and listed."""
-    manifest = load(root)
+    previous = load(root)
+    manifest = previous.model_copy(deep=True)
     names = [s.name for s in manifest.services]
     if name not in names:
         raise UnknownServiceError(f"there is no service {name!r}", hint=f"services are: {', '.join(names)}")
@@ -120,7 +125,7 @@ def remove_service(root: Path, name: str, **kw: bool) -> regen.Outcome:
     if len(names) == 1:
         raise ServiceInUseError(f"{name!r} is the only service", hint="a project needs at least one service")
     manifest.services = [s for s in manifest.services if s.name != name]
-    return regenerate(root, manifest, message=f"Remove service {name} (msmvp remove-service)", **kw)
+    return regenerate(root, previous, manifest, message=f"Remove service {name} (msmvp remove-service)", **kw)
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -136,9 +141,10 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 
 def upgrade(root: Path, settings: Mapping[str, str] | None = None, **kw: bool) -> regen.Outcome:
     """Re-render with this msmvp's templates and the (possibly changed) options."""
-    manifest = load(root)
+    previous = load(root)
+    manifest = previous.model_copy(deep=True)
     manifest.options = options_mod.validate({**manifest.options, **(settings or {})})
     manifest.msmvp_version = __version__
     changed = ", ".join(f"{k}={v}" for k, v in (settings or {}).items())
     message = f"Upgrade to msmvp {__version__}" + (f" with {changed}" if changed else "") + " (msmvp upgrade)"
-    return regenerate(root, manifest, message=message, **kw)
+    return regenerate(root, previous, manifest, message=message, **kw)
