@@ -84,14 +84,6 @@ def build_manifest(
     return manifest, defaulted
 
 
-def load_project_checklist(manifest: Manifest, project_dir: Path) -> checklist_mod.Checklist:
-    """The checklist a project names in its manifest: built-in, or a file in the repo."""
-    if manifest.checklist == "builtin":
-        return checklist_mod.load()
-    path = Path(manifest.checklist)
-    return checklist_mod.load(path if path.is_absolute() else project_dir / path)
-
-
 def plan(
     manifest: Manifest, checklist: checklist_mod.Checklist
 ) -> tuple[list[render.PlannedFile], list[evidence.ItemResult]]:

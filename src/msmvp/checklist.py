@@ -186,6 +186,14 @@ def load(path: str | Path | None = None) -> Checklist:
     return _load_cached(str(path) if path is not None else str(builtin_path()))
 
 
+def load_named(spec: str, project_dir: Path) -> Checklist:
+    """The checklist a manifest names: ``builtin``, or a path (relative to the project)."""
+    if spec == "builtin":
+        return load()
+    path = Path(spec)
+    return load(path if path.is_absolute() else project_dir / path)
+
+
 @cache
 def _load_cached(path: str) -> Checklist:
     shown = path

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from msmvp import __version__, evidence, provenance, regen, render
 from msmvp import options as options_mod
-from msmvp.api import load_project_checklist
-from msmvp.checklist import Checklist
+from msmvp.checklist import Checklist, load_named
 from msmvp.errors import (
     DirtyTreeError,
     ServiceExistsError,
@@ -45,7 +44,7 @@ def regenerate(
         if dirty:
             more = f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
             raise DirtyTreeError(f"uncommitted changes in {', '.join(dirty[:3])}{more}")
-    checklist = load_project_checklist(manifest, root)
+    checklist = load_named(manifest.checklist, root)
     files = render.render(manifest)
     rendered = {f.path: f.content for f in files}
     new_results = evidence.evaluate_all(

@@ -225,11 +225,8 @@ def load_project(root: Path, checklist_path: Path | None = None) -> Project:
         notes.append(f"services were discovered from the services/*/ folders: {found}")
     if checklist_path is not None:
         checklist = checklist_mod.load(checklist_path)
-    elif spec == "builtin":
-        checklist = checklist_mod.load()
     else:
-        path = Path(spec)
-        checklist = checklist_mod.load(path if path.is_absolute() else root / path)
+        checklist = checklist_mod.load_named(spec, root)
     return Project(root, name, options, has_manifest, services, has_manifest, checklist, notes)
 
 
