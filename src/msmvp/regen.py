@@ -199,7 +199,6 @@ def _decide(path: str, ours: bytes | None, theirs: bytes | None, base_hash: str 
         return Change(path, "keep", before=ours, theirs=theirs, note="your edit; msmvp's side is unchanged")
     base = bases.get(path)
     if base is None:
-        merged, conflicted = b"", True
         note = "edited by you and changed by msmvp, and the last generated version is unknown"
         return Change(path, "blocked", before=ours, theirs=theirs, note=note)
     merged, conflicted = merge3(ours, base, theirs)
