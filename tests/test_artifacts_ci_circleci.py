@@ -1,0 +1,120 @@
+"""ci=circleci: `.circleci/config.yml` against CircleCI's schema (check-jsonschema, offline), its
+workflows (every change, and the scheduled pipeline) and report step. Renovate's config
+against its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from msmvp import api, components, options
+
+from .conftest import require_tool, run, service_names
+
+CONFIG = ".circleci/config.yml"
+VARIANTS = {
+    "default": {"name": "shop", "services": "users,orders"},
+    "three": {"name": "acme-store", "services": "users,orders,order-items"},
+    "compose": {"name": "shop", "services": "users,orders", "deploy": "compose", "iac": "none"},
+}
+SCHEDULED = ["equal", ["scheduled_pipeline", "<< pipeline.trigger_source >>"]]
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = dict(VARIANTS[request.param])
+    name, services = given.pop("name"), given.pop("services")
+    dest = tmp_path_factory.mktemp(f"circleci-{request.param}")
+    api.new_project(name, output_dir=dest, services=services, options={"ci": "circleci", **given}, git=False)
+    return dest / name
+
+
+def _config(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / CONFIG).read_text())
+
+
+def _job_names(entries: list[Any]) -> list[str]:
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+
+
+def test_config_matches_the_circleci_schema(project: Path) -> None:
+    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
+    result = run([tool, "--builtin-schema", "vendor.circle-ci", str(project / CONFIG)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_renovate_config_matches_its_schema(project: Path) -> None:
+    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
+    result = run([tool, "--builtin-schema", "vendor.renovate", str(project / "renovate.json")])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_change_runs_the_stages_of_the_reference(project: Path) -> None:
+    config = _config(project)
+    assert config["version"] == 2.1
+    ci = config["workflows"]["ci"]
+    assert ci["when"] == {"not": dict([SCHEDULED])}
+    names = _job_names(ci["jobs"])
+    fixed = ["lint", "test", "sast", "dependency-audit", "secret-scan", "checklist", "build", "deploy"]
+    assert set(fixed) <= set(names)
+    jobs = {next(iter(e)): e[next(iter(e))] for e in ci["jobs"] if isinstance(e, dict)}
+    assert jobs["build"]["matrix"]["parameters"]["service"] == service_names(project)
+    assert jobs["build"]["requires"] == ["lint", "test"]
+    assert set(jobs["deploy"]["requires"]) == {"build", "sast", "dependency-audit", "secret-scan"}
+    assert jobs["deploy"]["filters"] == {"branches": {"only": "main"}}
+    text = (project / CONFIG).read_text()
+    for needle in ("ruff check .", "make test", "bandit -r services", "pip-audit --strict", "gitleaks git", "trivy"):
+        assert needle in text, needle
+    assert set(names) <= set(config["jobs"])
+
+
+def test_the_scheduled_pipeline_runs_the_scans_and_the_performance_job(project: Path) -> None:
+    config = _config(project)
+    scheduled = config["workflows"]["scheduled"]
+    assert scheduled["when"] == dict([SCHEDULED])
+    names = _job_names(scheduled["jobs"])
+    assert set(names) == {
+        "sast",
+        "dependency-audit",
+        "secret-scan",
+        "security",
+        "filesystem-scan",
+        "image-scan",
+        "performance",
+    }
+    perf = str(config["jobs"]["performance"]["steps"])
+    assert "--headless" in perf and "--run-time 2m" in perf and "--users 20" in perf
+
+
+def test_deploy_follows_the_deploy_target(project: Path) -> None:
+    steps = str(_config(project)["jobs"]["deploy"]["steps"])
+    if (project / "deploy/k8s").is_dir():
+        assert "kubectl apply -k deploy/k8s/overlays/prod" in steps
+        for name in service_names(project):
+            assert f"rollout status deployment/{name}" in steps
+    else:
+        assert "docker compose -f deploy/compose/compose.yaml up" in steps
+
+
+def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None:
+    manifest = yaml.safe_load((project / "msmvp.yaml").read_text())
+    checks = components.parts(options.resolve(manifest["options"]))["ci_checks"]
+    config = _config(project)
+    assert ("terraform" in config["jobs"]) == (manifest["options"]["iac"] == "terraform")
+    for check in checks:
+        job = config["jobs"][check["name"]]
+        assert job["docker"] == [{"image": check["image"]}]
+        runs = [s["run"] for s in job["steps"] if isinstance(s, dict) and "run" in s]
+        assert runs == [{"working_directory": check["workdir"], "command": c} for c in check["run"]]
+        assert check["name"] in _job_names(config["workflows"]["ci"]["jobs"])
+
+
+def test_checklist_report_never_fails_the_build(project: Path) -> None:
+    steps = _config(project)["jobs"]["checklist"]["steps"]
+    report = next(s["run"] for s in steps if isinstance(s, dict) and s.get("run", {}).get("name") == "Checklist report")
+    assert "python -m pip install msmvp || exit 0" in report["command"]
+    assert "msmvp status --format markdown --output checklist/checklist.md || true" in report["command"]
+    assert {"store_artifacts": {"path": "checklist"}} in steps
