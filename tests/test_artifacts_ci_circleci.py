@@ -10,26 +10,16 @@ from typing import Any
 import pytest
 import yaml
 
-from msmvp import api, components, options
-
+from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
 from .conftest import require_tool, run, service_names
 
 CONFIG = ".circleci/config.yml"
-VARIANTS = {
-    "default": {"name": "shop", "services": "users,orders"},
-    "three": {"name": "acme-store", "services": "users,orders,order-items"},
-    "compose": {"name": "shop", "services": "users,orders", "deploy": "compose", "iac": "none"},
-}
 SCHEDULED = ["equal", ["scheduled_pipeline", "<< pipeline.trigger_source >>"]]
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    given = dict(VARIANTS[request.param])
-    name, services = given.pop("name"), given.pop("services")
-    dest = tmp_path_factory.mktemp(f"circleci-{request.param}")
-    api.new_project(name, output_dir=dest, services=services, options={"ci": "circleci", **given}, git=False)
-    return dest / name
+    return new_project(tmp_path_factory.mktemp(f"circleci-{request.param}"), "circleci", request.param)
 
 
 def _config(project: Path) -> dict[str, Any]:
@@ -90,20 +80,15 @@ def test_the_scheduled_pipeline_runs_the_scans_and_the_performance_job(project: 
 
 
 def test_deploy_follows_the_deploy_target(project: Path) -> None:
-    steps = str(_config(project)["jobs"]["deploy"]["steps"])
-    if (project / "deploy/k8s").is_dir():
-        assert "kubectl apply -k deploy/k8s/overlays/prod" in steps
-        for name in service_names(project):
-            assert f"rollout status deployment/{name}" in steps
-    else:
-        assert "docker compose -f deploy/compose/compose.yaml up" in steps
+    steps = _config(project)["jobs"]["deploy"]["steps"]
+    script = "\n".join(s["run"]["command"] for s in steps if isinstance(s, dict) and "run" in s)
+    assert_deploys(project, script)
 
 
 def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None:
-    manifest = yaml.safe_load((project / "msmvp.yaml").read_text())
-    checks = components.parts(options.resolve(manifest["options"]))["ci_checks"]
+    checks = project_parts(project)["ci_checks"]
     config = _config(project)
-    assert ("terraform" in config["jobs"]) == (manifest["options"]["iac"] == "terraform")
+    assert ("terraform" in config["jobs"]) == (iac(project) == "terraform")
     for check in checks:
         job = config["jobs"][check["name"]]
         assert job["docker"] == [{"image": check["image"]}]

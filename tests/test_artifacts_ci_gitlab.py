@@ -16,32 +16,20 @@ from typing import Any
 import pytest
 import yaml
 
-from msmvp import api, components, options
-
+from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
 from .conftest import require_tool, run, service_names
 
 PIPELINE = ".gitlab-ci.yml"
-VARIANTS = {
-    "default": {"name": "shop", "services": "users,orders"},
-    "three": {"name": "acme-store", "services": "users,orders,order-items"},
-    "compose": {"name": "shop", "services": "users,orders", "deploy": "compose", "iac": "none"},
-}
-
-
-def _new(dest: Path, git: bool = False, **given: str) -> Path:
-    name, services = given.pop("name"), given.pop("services")
-    api.new_project(name, output_dir=dest, services=services, options={"ci": "gitlab", **given}, git=git)
-    return dest / name
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _new(tmp_path_factory.mktemp(f"gitlab-{request.param}"), **VARIANTS[request.param])
+    return new_project(tmp_path_factory.mktemp(f"gitlab-{request.param}"), "gitlab", request.param)
 
 
 @pytest.fixture(scope="module")
 def default_gitlab(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _new(tmp_path_factory.mktemp("gitlab-git"), git=True, **VARIANTS["default"])
+    return new_project(tmp_path_factory.mktemp("gitlab-git"), "gitlab", "default", git=True)
 
 
 def _pipeline(project: Path) -> dict[str, Any]:
@@ -97,20 +85,16 @@ def test_deploy_follows_the_deploy_target(project: Path) -> None:
     assert deploy["environment"]["name"] == "production" and deploy["resource_group"] == "production"
     assert set(deploy["needs"]) == {"build", "sast", "dependency-audit", "secret-scan"}
     script = "\n".join(deploy["script"])
+    assert_deploys(project, script)
     if (project / "deploy/k8s").is_dir():
-        assert "kubectl apply -k deploy/k8s/overlays/prod" in script
         for name in service_names(project):
-            assert f"rollout status deployment/{name}" in script
             assert f"=$REGISTRY_IMAGE/{name}:$CI_COMMIT_SHA" in script
-    else:
-        assert "docker compose -f deploy/compose/compose.yaml up" in script
 
 
 def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None:
-    manifest = yaml.safe_load((project / "msmvp.yaml").read_text())
-    checks = components.parts(options.resolve(manifest["options"]))["ci_checks"]
+    checks = project_parts(project)["ci_checks"]
     pipeline = _pipeline(project)
-    assert ("terraform" in pipeline) == (manifest["options"]["iac"] == "terraform")
+    assert ("terraform" in pipeline) == (iac(project) == "terraform")
     for check in checks:
         job = pipeline[check["name"]]
         assert job["image"] == {"name": check["image"], "entrypoint": [""]}

@@ -10,27 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from msmvp import api, components, options
-
+from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
 from .conftest import require_tool, run, service_names
-
-VARIANTS = {
-    "default": {"name": "shop", "services": "users,orders"},
-    "three": {"name": "acme-store", "services": "users,orders,order-items"},
-    "compose": {"name": "shop", "services": "users,orders", "deploy": "compose", "iac": "none"},
-}
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = {}
-    for label, given in VARIANTS.items():
-        given = dict(given)
-        name, services = given.pop("name"), given.pop("services")
-        dest = tmp_path_factory.mktemp(f"jenkins-{label}")
-        api.new_project(name, output_dir=dest, services=services, options={"ci": "jenkins", **given}, git=False)
-        out[label] = dest / name
-    return out
+    return {label: new_project(tmp_path_factory.mktemp(f"jenkins-{label}"), "jenkins", label) for label in VARIANTS}
 
 
 @pytest.fixture(params=sorted(VARIANTS))
@@ -99,22 +85,16 @@ def test_deploy_follows_the_deploy_target(project: Path) -> None:
     text = (project / "Jenkinsfile").read_text()
     deploy = text[text.index("stage('Deploy')") : text.index("stage('Scheduled')")]
     assert "branch 'main'" in deploy
+    # Groovy reads the Jenkinsfile's \\ at a line end as the shell's \ (a line continuation).
+    assert_deploys(project, deploy.replace("\\\\\n", "\\\n"))
     if (project / "deploy/k8s").is_dir():
         assert "KUBECONFIG = credentials('kubeconfig')" in deploy
-        assert "kubectl apply -k deploy/k8s/overlays/prod" in deploy
-        for name in service_names(project):
-            assert f"rollout status deployment/{name}" in deploy
-    else:
-        assert "docker compose -f deploy/compose/compose.yaml up" in deploy
 
 
 def test_every_ci_check_of_the_chosen_components_is_a_stage(project: Path) -> None:
-    import yaml
-
-    manifest = yaml.safe_load((project / "msmvp.yaml").read_text())
-    checks = components.parts(options.resolve(manifest["options"]))["ci_checks"]
+    checks = project_parts(project)["ci_checks"]
     text = (project / "Jenkinsfile").read_text()
-    assert ("stage('terraform')" in text) == (manifest["options"]["iac"] == "terraform")
+    assert ("stage('terraform')" in text) == (iac(project) == "terraform")
     for check in checks:
         block = text[text.index(f"stage('{check['name']}')") :]
         assert f"image '{check['image']}'; args '--entrypoint='" in block
