@@ -110,3 +110,19 @@ class ReportWriteError(MsmvpError):
     """The report file given with ``--output`` cannot be written."""
 
     default_hint = "check that the directory exists and is writable"
+
+
+class Interrupted(MsmvpError):
+    """Ctrl-C before msmvp's point of no return: everything was rolled back."""
+
+    exit_code = 130
+
+
+class BusyError(MsmvpError):
+    """Another msmvp is changing the same project."""
+
+
+class NothingToResolveError(MsmvpError):
+    """``msmvp resolve`` of a path msmvp has no pending decision about."""
+
+    default_hint = "run it on a path an earlier run listed as a conflict"
