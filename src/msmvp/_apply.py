@@ -85,8 +85,10 @@ class Recovery:
     commit: str | None = None
 
     def describe(self) -> str:
-        what = f"an interrupted `msmvp {self.operation}` (pid {self.pid})"
-        if self.action == "rolled back":
+        what = f"an interrupted `msmvp {self.operation}` (pid {self.pid})" if self.pid else "an interrupted msmvp run"
+        if self.action == "rolled back" and not self.restored:
+            done = "it had changed nothing yet"
+        elif self.action == "rolled back":
             done = f"restored {self.restored} file(s) as they were before it"
         else:
             done = "it had written every file; finished it" + (f" (commit {self.commit[:8]})" if self.commit else "")
@@ -221,17 +223,19 @@ def apply(
         created_root = create_root and not root.exists()
         txn = root / TXN
         txn.mkdir(parents=True)
+        journal: dict[str, Any] = {
+            "schema": SCHEMA,
+            "operation": operation,
+            "pid": os.getpid(),
+            "phase": "preparing",  # the tree is not touched until "prepared"
+            "created_root": created_root,
+            "entries": [],
+            "commit": None,
+        }
         try:
+            _write_json(txn / JOURNAL, journal)
             entries = _prepare(root, txn, writes, interrupts)
-            journal: dict[str, Any] = {
-                "schema": SCHEMA,
-                "operation": operation,
-                "pid": os.getpid(),
-                "phase": "prepared",
-                "created_root": created_root,
-                "entries": entries,
-                "commit": _commit_record(txn, commit),
-            }
+            journal.update(phase="prepared", entries=entries, commit=_commit_record(txn, commit))
             _write_json(txn / JOURNAL, journal)
             interrupts.check()
             for entry in entries:

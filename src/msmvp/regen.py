@@ -232,12 +232,15 @@ def kept_records(changes: list[Change]) -> dict[str, Record | None]:
 
     A blocked path keeps its last record (so the next run sees the same situation, not "your
     own file"), or none when it had none; a kept file (no longer generated, edited) keeps its
-    record, so when msmvp generates it again its edits are merged, not "your own file".
+    record, so when msmvp generates it again its edits are merged, not "your own file"; a
+    decision of ``msmvp resolve`` stays recorded while msmvp's side does not change.
     """
     out: dict[str, Record | None] = {}
     for change in changes:
         if change.action == "blocked" or (change.action == "kept" and change.record is not None):
             out[change.path] = change.record
+        elif change.action == "keep" and change.record is not None and change.record.decision:
+            out[change.path] = change.record  # a `msmvp resolve --keep-mine` that still holds
     return out
 
 
