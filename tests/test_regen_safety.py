@@ -379,5 +379,6 @@ def test_a_killed_new_is_undone_by_the_next_new(tmp_path: Path) -> None:
     assert (out / "shop/.msmvp/txn").is_dir()
     result = new({})
     assert result.returncode == 0, result.stderr
+    assert "found an interrupted `msmvp new shop`" in result.stderr
     assert git(out / "shop", "status", "--porcelain") == ""
     assert _leftovers(out / "shop") == []

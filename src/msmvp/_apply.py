@@ -179,7 +179,7 @@ def _read(path: Path) -> bytes | None:
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -235,7 +235,7 @@ def apply(
         try:
             _write_json(txn / JOURNAL, journal)
             entries = _prepare(root, txn, writes, interrupts)
-            journal.update(phase="prepared", entries=entries, commit=_commit_record(txn, commit))
+            journal.update(phase="prepared", entries=entries, commit=_commit_record(txn, commit, writes))
             _write_json(txn / JOURNAL, journal)
             interrupts.check()
             for entry in entries:
@@ -255,7 +255,7 @@ def apply(
         interrupts.check()
         result = Applied(written=len(entries))
         if commit is not None:
-            result.commit = _finish_commit(root, txn, journal["commit"])
+            result.commit = _finish_commit(root, txn, journal["commit"], commit.files)
             interrupts.check()
         shutil.rmtree(txn, ignore_errors=True)
         _prune_empty_dirs(txn.parent, root)
@@ -356,30 +356,43 @@ def _load_journal(txn: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
 
-def _commit_record(txn: Path, commit: CommitSpec | None) -> dict[str, Any] | None:
-    """What the commit needs, on disk, so a recovery can make it too."""
+def _commit_record(txn: Path, commit: CommitSpec | None, writes: list[Write]) -> dict[str, Any] | None:
+    """What the commit needs, on disk, so a recovery can make it too. A path committed as it is
+    written is read back from the tree (by its hash); only other contents are stored."""
     if commit is None:
         return None
     (txn / "commit").mkdir()
+    written = {w.path: w.content for w in writes}
     files: dict[str, Any] = {}
     for index, (path, (content, executable)) in enumerate(sorted(commit.files.items())):
         if content is None:
             files[path] = None
-            continue
-        (txn / "commit" / str(index)).write_bytes(content)
-        files[path] = {"index": index, "executable": executable}
+        elif written.get(path) is content or written.get(path) == content:
+            files[path] = {"tree": _sha(content), "executable": executable}
+        else:
+            (txn / "commit" / str(index)).write_bytes(content)
+            files[path] = {"index": index, "executable": executable}
     return {"message": commit.message, "head": commit.head, "init": commit.init, "files": files}
 
 
-def _finish_commit(root: Path, txn: Path, record: Mapping[str, Any]) -> str:
+def _finish_commit(
+    root: Path, txn: Path, record: Mapping[str, Any], known: Mapping[str, tuple[bytes | None, bool]] | None = None
+) -> str:
+    """Make the commit of ``record``; ``known`` are its contents when this process has them."""
     from msmvp import gitops
 
-    files: dict[str, tuple[bytes | None, bool]] = {}
-    for path, spec in record["files"].items():
-        if spec is None:
-            files[path] = (None, False)
-        else:
-            files[path] = ((txn / "commit" / str(spec["index"])).read_bytes(), bool(spec["executable"]))
+    files: dict[str, tuple[bytes | None, bool]] = dict(known or {})
+    if not files:
+        for path, spec in record["files"].items():
+            if spec is None:
+                files[path] = (None, False)
+            elif "tree" in spec:
+                data = _read(root / path)
+                if data is None or _sha(data) != spec["tree"]:
+                    continue  # changed since the interruption: not msmvp's to commit
+                files[path] = (data, bool(spec["executable"]))
+            else:
+                files[path] = ((txn / "commit" / str(spec["index"])).read_bytes(), bool(spec["executable"]))
     if record["init"]:
         shutil.rmtree(root / ".git", ignore_errors=True)  # a half-made repo of a killed run
         return gitops.init_and_commit(

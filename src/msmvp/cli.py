@@ -56,20 +56,24 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
+def _said_recovered(recovery: Any) -> None:
+    if recovery is not None:
+        from msmvp import console
+
+        console.info(f"msmvp: {recovery.describe()}")
+        for note in recovery.notes:
+            console.info(f"  {note}")
+
+
 def _recover(root: Path) -> None:
     """Undo (or finish) what an interrupted msmvp left in ``root``, and say what was done."""
     from msmvp._apply import TXN
 
     if not (root / TXN).is_dir():
         return
-    from msmvp import console
     from msmvp._apply import recover
 
-    recovery = _guard(lambda: recover(root))
-    if recovery is not None:
-        console.info(f"msmvp: {recovery.describe()}")
-        for note in recovery.notes:
-            console.info(f"  {note}")
+    _said_recovered(_guard(lambda: recover(root)))
 
 
 def _version(value: bool) -> None:
@@ -120,6 +124,7 @@ def _new(
             reporter=None if dry_run else console.NewReporter(),
         )
     )
+    _said_recovered(result.recovered)
     console.defaulted(result.defaulted, result.manifest.options)
     if dry_run:
         console.print_plan(result)

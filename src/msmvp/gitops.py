@@ -184,10 +184,12 @@ def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, b
 
 def head(root: Path) -> tuple[str | None, str | None]:
     """(the commit HEAD names or None in a repo without commits, the branch ref or None when detached)."""
-    proc = run(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
-    sha = proc.stdout.decode().strip() or None
-    ref = run(root, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip() or None
-    return sha, ref
+    proc = run(root, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD", check=False)
+    lines = proc.stdout.decode().split()
+    if proc.returncode != 0 or len(lines) != 2:
+        ref = run(root, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
+        return None, ref or None
+    return lines[0], (lines[1] if lines[1] != "HEAD" else None)
 
 
 def commit_contents(root: Path, files: Mapping[str, Entry], message: str, *, expected_head: str | None) -> str:

@@ -95,6 +95,11 @@ class Manifest(BaseModel):
         comments, key order, quoting and indentation are kept; only what changed is rewritten."""
         if not previous.strip():
             return self.to_yaml()
+        try:
+            if yaml.safe_load(previous) == self._data():
+                return previous  # nothing changed: not one byte moves (and ruamel is not needed)
+        except yaml.YAMLError:
+            pass
         from ruamel.yaml import YAML
         from ruamel.yaml.comments import CommentedMap, CommentedSeq
         from ruamel.yaml.util import load_yaml_guess_indent

@@ -132,21 +132,37 @@ class _Bases:
         return None
 
 
-def _where(root: Path, path: str) -> tuple[str | None, str]:
-    """Where the bytes of ``path`` live: itself, the in-project target of a symlink on the way,
+class _Where:
+    """Where the bytes of a path live: itself, the in-project target of a symlink on the way,
     or None (a symlink out of the project, or to nothing) with the reason."""
-    disk = root / path
-    real_root = Path(os.path.realpath(root))
-    real = Path(os.path.realpath(disk))
-    if real == real_root / path:
-        return path, ""
-    if os.path.islink(disk) and not real.exists():
-        return None, "a symlink to a missing file: left alone"
-    try:
-        target = real.relative_to(real_root).as_posix()
-    except ValueError:
-        return None, f"a symlink to {real}, outside the project: left alone"
-    return target, f"a symlink: written to its target {target}"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self._dirs: dict[str, str] = {}
+
+    def _real_dir(self, rel: str) -> str:
+        if rel not in self._dirs:
+            self._dirs[rel] = os.path.realpath(os.path.join(self.root, rel))
+        return self._dirs[rel]
+
+    def __call__(self, path: str) -> tuple[str | None, str]:
+        parent, _, name = path.rpartition("/")
+        disk = os.path.join(self.root, path)
+        real = os.path.realpath(disk) if os.path.islink(disk) else os.path.join(self._real_dir(parent), name)
+        if real == os.path.join(self.real_root, path):
+            return path, ""
+        if os.path.islink(disk) and not os.path.exists(real):
+            return None, "a symlink to a missing file: left alone"
+        try:
+            target = Path(real).relative_to(self.real_root).as_posix()
+        except ValueError:
+            return None, f"a symlink to {real}, outside the project: left alone"
+        return target, f"a symlink: written to its target {target}"
+
+
+def _where(root: Path, path: str) -> tuple[str | None, str]:
+    return _Where(root)(path)
 
 
 def plan(
@@ -160,9 +176,10 @@ def plan(
     old_files = old.files if old else {}
     changes: list[Change] = []
     targets: dict[str, str] = {}
+    where = _Where(root)
     for path in sorted(new_files.keys() | old_files.keys()):
         theirs = new_files.get(path)
-        target, link_note = _where(root, path)
+        target, link_note = where(path)
         disk = root / (target or path)
         ours = disk.read_bytes() if target is not None and disk.is_file() else None
         record = old_files.get(path)
@@ -264,18 +281,6 @@ def conflict_hint(changes: list[Change]) -> str:
 
 def _some(paths: list[str]) -> str:
     return paths[0] if len(paths) == 1 else f"{len(paths)} files"
-
-
-def is_git_repo(root: Path) -> bool:
-    from msmvp.gitops import is_repo
-
-    return is_repo(root)
-
-
-def dirty_paths(root: Path) -> list[str]:
-    from msmvp.gitops import dirty_paths as dirty
-
-    return dirty(root)
 
 
 @dataclass
