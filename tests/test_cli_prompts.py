@@ -4,7 +4,6 @@ single question."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pty
 import re
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from msmvp import choices
+from msmvp import choices, components
 from msmvp.options import AXES, AXIS_BY_NAME
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -94,6 +93,9 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
         assert "hint: choose terraform or none" in refused
         term.expect(":")
         term.send("none")
+        prompt = term.expect("cache — ") + term.expect(":")
+        assert "[redis/none] (redis)" in prompt
+        term.send("")  # Enter takes the default
         code, rest = term.finish()
     finally:
         if term.proc.poll() is None:
@@ -129,8 +131,7 @@ def test_every_flag_problem_is_reported_before_any_question(tmp_path: Path) -> N
 @pytest.fixture()
 def everything_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """The option model with every value built, so only the rules decide what is offered."""
-    built = {a.name: dataclasses.replace(a, built=frozenset(a.values)) for a in AXES}
-    monkeypatch.setattr(choices, "AXIS_BY_NAME", built)
+    monkeypatch.setattr(components, "available", lambda: {a.name: a.values for a in AXES})
 
 
 @pytest.mark.usefixtures("everything_built")
