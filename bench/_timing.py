@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process; exits on failure."""
+def run_measured(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child process; exits
+    on failure."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -35,11 +36,17 @@ class Case:
     command: Callable[[Path], list[str]]
     prepare: Callable[[Path], Path] | None = None
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     peak_mb: float = 0.0
 
     @property
     def median(self) -> float:
         return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        """Median CPU seconds: what the run costs, less sensitive than wall time to a busy machine."""
+        return statistics.median(self.cpus)
 
 
 def alternate(cases: list[Case], runs: int) -> None:
@@ -50,23 +57,24 @@ def alternate(cases: list[Case], runs: int) -> None:
             work = Path(tempfile.mkdtemp(prefix="msmvp-bench-"))
             try:
                 cwd = case.prepare(work) if case.prepare else work
-                wall, peak = run_once(case.command(work), cwd)
+                wall, peak, cpu = run_measured(case.command(work), cwd)
             finally:
                 shutil.rmtree(work)
             if round_:
                 case.walls.append(wall)
+                case.cpus.append(cpu)
                 case.peak_mb = max(case.peak_mb, peak)
     for case in cases:
         print(
             f"{case.label:<44} median {case.median:.3f} s  (min {min(case.walls):.3f}, max {max(case.walls):.3f})"
-            f"  peak RSS {case.peak_mb:.0f} MB"
+            f"  CPU {case.cpu:.3f} s  peak RSS {case.peak_mb:.0f} MB"
         )
 
 
 def ratio(label: str, case: Case, floor: Case, budget: float) -> None:
     value = case.median / floor.median
     verdict = "within" if value <= budget else "OVER"
-    print(f"{label}: {value:.2f}x (budget {budget}x: {verdict})")
+    print(f"{label}: {value:.2f}x wall, {case.cpu / floor.cpu:.2f}x CPU (budget {budget}x: {verdict})")
 
 
 def header(what: str, runs: int) -> None:
