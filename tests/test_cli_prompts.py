@@ -151,3 +151,19 @@ def test_unbuilt_values_are_never_offered() -> None:
     for axis in AXES:
         assert set(choices.offered(axis, {})) == set(axis.built), axis.name
     assert set(AXIS_BY_NAME) == {a.name for a in AXES}
+
+
+def test_an_answers_file_gets_every_problem_at_once(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from msmvp.cli import app
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("options: {gateway: nginx, data: eventual}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["new", "shop", "--answers", str(answers), "--output-dir", str(out)])
+    assert result.exit_code == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3, result.stderr  # two unbuilt values and the rule (messaging takes its default)
+    assert all(line.startswith("error: ") and "hint:" in line for line in errors)
+    assert not out.exists()
