@@ -126,3 +126,11 @@ class NothingToResolveError(MsmvpError):
     """``msmvp resolve`` of a path msmvp has no pending decision about."""
 
     default_hint = "run it on a path an earlier run listed as a conflict"
+
+
+class OptionProblemsError(MsmvpError):
+    """Option values that cannot be generated together: every problem at once, each with a hint."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(m for m, _ in problems), problems[0][1] if len(problems) == 1 else "")
+        self.problems = problems
