@@ -28,11 +28,11 @@ def checklists_dir() -> Path:
 
 
 @cache
-def component_values() -> dict[str, tuple[str, ...]]:
+def component_values(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Built values per axis: the ``components/<axis>/<value>/`` folders holding a
     ``component.yml``. Here, not in :mod:`msmvp.components`, so the CLI can list them for
     ``--help`` without importing the component models (and pydantic)."""
-    root = templates_dir() / "components"
+    root = root if root is not None else templates_dir() / "components"
     out: dict[str, tuple[str, ...]] = {}
     if not root.is_dir():
         return out

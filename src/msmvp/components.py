@@ -123,7 +123,7 @@ def components_dir() -> Path:
 
 def available() -> dict[str, tuple[str, ...]]:
     """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
-    return _resources.component_values()
+    return _resources.component_values(components_dir())
 
 
 @cache
