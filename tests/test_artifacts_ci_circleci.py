@@ -98,9 +98,11 @@ def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None
     assert ("terraform" in config["jobs"]) == (iac(project) == "terraform")
     for check in checks:
         job = config["jobs"][check["name"]]
-        assert job["docker"] == [{"image": check["image"]}]
-        runs = [s["run"] for s in job["steps"] if isinstance(s, dict) and "run" in s]
-        assert runs == [{"working_directory": check["workdir"], "command": c} for c in check["run"]]
+        assert job["executor"] == "docker-host"
+        (step,) = [s["run"] for s in job["steps"] if isinstance(s, dict) and "run" in s]
+        assert step["environment"]["CHECK_SCRIPT"].splitlines() == check["run"]
+        assert f'-w "/repo/{check["workdir"]}"' in step["command"]
+        assert f'--entrypoint sh {check["image"]} -ec "$CHECK_SCRIPT"' in step["command"]
         assert check["name"] in _job_names(config["workflows"]["ci"]["jobs"])
 
 

@@ -98,7 +98,7 @@ def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None
     for check in checks:
         job = pipeline[check["name"]]
         assert job["image"] == {"name": check["image"], "entrypoint": [""]}
-        assert job["script"] == [f"cd {json.dumps(check['workdir'])}", *check["run"]]
+        assert job["script"] == [f"cd {check['workdir']}", *check["run"]]
 
 
 def test_checklist_report_never_fails_the_pipeline(default_gitlab: Path) -> None:

@@ -30,12 +30,12 @@ def _stages(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_groovy_lint_finds_no_error(projects: dict[str, Path], tmp_path: Path) -> None:
-    """npm-groovy-lint --failon error over the Kubernetes and the Compose variant, in one run (a
+    """npm-groovy-lint --failon error over the Terraform, Compose and Ansible variants, in one run (a
     JVM start costs seconds), with a Jenkinsfile one brace short beside them: that one must be
     the only file with an error, so the check is known to catch a broken file."""
     tool = require_tool("npm-groovy-lint", "npm i -g npm-groovy-lint@16 (needs Java 17)")
     require_tool("java", "apt-get install openjdk-17-jre-headless")
-    good = [projects["default"] / "Jenkinsfile", projects["compose"] / "Jenkinsfile"]
+    good = [projects[label] / "Jenkinsfile" for label in ("default", "compose", "ansible")]
     broken = tmp_path / "Jenkinsfile"
     broken.write_text(good[0].read_text().rstrip().removesuffix("}") + "\n")
     files = [str(p) for p in (*good, broken)]
@@ -97,7 +97,7 @@ def test_every_ci_check_of_the_chosen_components_is_a_stage(project: Path) -> No
     assert ("stage('terraform')" in text) == (iac(project) == "terraform")
     for check in checks:
         block = text[text.index(f"stage('{check['name']}')") :]
-        assert f"image '{check['image']}'; args '--entrypoint='" in block
+        assert f"image '{check['image']}'; args '--entrypoint= -u 0:0'" in block
         assert f"dir('{check['workdir']}')" in block
         for command in check["run"]:
             assert f"sh '{command}'" in block
