@@ -71,7 +71,12 @@ def test_rendered_config_passes_nginx_t(nginx_project: Path, tmp_path: Path) -> 
     nginx = _nginx()
     module = _js_module(nginx_project, nginx)
     source = (nginx_project / "gateway" / "nginx.conf").read_text()
-    for container_path in ("/etc/nginx/njs/", "/etc/nginx/certs/tls.crt", "/tmp/nginx.pid", "modules/ngx_http_js_module.so"):
+    for container_path in (
+        "/etc/nginx/njs/",
+        "/etc/nginx/certs/tls.crt",
+        "/tmp/nginx.pid",
+        "modules/ngx_http_js_module.so",
+    ):
         assert container_path in source, container_path
     _self_signed(tmp_path / "certs")
     (tmp_path / "tmp" / "nginx").mkdir(parents=True)
@@ -93,9 +98,13 @@ def test_rendered_config_passes_nginx_t(nginx_project: Path, tmp_path: Path) -> 
 def test_rendered_config_routes_every_service(nginx_project: Path) -> None:
     source = (nginx_project / "gateway" / "nginx.conf").read_text()
     names = service_names(nginx_project)
-    upstreams = re.findall(r"^\s*upstream\s+(\S+)\s*\{\s*server\s+(\S+)\s+max_fails=\d+\s+fail_timeout=\d+s;", source, re.M)
+    upstreams = re.findall(
+        r"^\s*upstream\s+(\S+)\s*\{\s*server\s+(\S+)\s+max_fails=\d+\s+fail_timeout=\d+s;", source, re.M
+    )
     assert upstreams == [(name, f"{name}:8000") for name in names]
-    routes = re.findall(r"location ~ \^/api/v1/(\S+)\(\?:/\|\$\) \{\s*auth_request /_auth;\s*proxy_pass http://(\S+);", source)
+    routes = re.findall(
+        r"location ~ \^/api/v1/(\S+)\(\?:/\|\$\) \{\s*auth_request /_auth;\s*proxy_pass http://(\S+);", source
+    )
     assert routes == [(name, name) for name in names]
     for directive in ("client_max_body_size 1m;", "limit_req zone=per_client", "proxy_next_upstream error timeout",
                       "listen 8443 ssl", "ssl_protocols TLSv1.2 TLSv1.3;", "access_log /dev/stdout gateway_json;"):  # fmt: skip
@@ -122,7 +131,9 @@ def test_local_runner_config_passes_nginx_t(nginx_project: Path, tmp_path: Path)
     assert "listen 8443" not in config_text and "ssl_certificate " not in config_text  # no local certificates
     assert "listen 127.0.0.1:18080;" in config_text and "listen 127.0.0.1:18081;" in config_text
     assert "rate=2r/s" in config_text and "burst=5 " in config_text
-    assert re.findall(r"^\s*server (\S+) max_fails", config_text, re.M) == [f"127.0.0.1:{18001 + i}" for i in range(len(names))]
+    assert re.findall(r"^\s*server (\S+) max_fails", config_text, re.M) == [
+        f"127.0.0.1:{18001 + i}" for i in range(len(names))
+    ]
     config = tmp_path / "nginx.conf"
     config.write_text(config_text)
     _check(nginx, config, tmp_path)
@@ -166,7 +177,9 @@ def test_integration_tests_pass_through_a_real_nginx(nginx_project: Path, tmp_pa
     copy = tmp_path / "shop"
     shutil.copytree(nginx_project, copy, ignore=shutil.ignore_patterns(".git"))
     env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
-    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=copy, env=env, timeout=600)
+    result = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=copy, env=env, timeout=600
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     last = output.strip().splitlines()[-1]
