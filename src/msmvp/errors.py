@@ -110,3 +110,11 @@ class ReportWriteError(MsmvpError):
     """The report file given with ``--output`` cannot be written."""
 
     default_hint = "check that the directory exists and is writable"
+
+
+class OptionProblemsError(MsmvpError):
+    """Option values that cannot be generated together: every problem at once, each with a hint."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(m for m, _ in problems), problems[0][1] if len(problems) == 1 else "")
+        self.problems = problems
