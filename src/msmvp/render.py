@@ -114,15 +114,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     Compiling every template costs more than rendering them all; the cache lives in the
     user's cache directory and is simply not used where that directory cannot be written.
     """
-    if os.environ.get("MSMVP_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = Path(base) / "msmvp" / "jinja"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(directory))
+    directory = _resources.cache_dir("jinja")
+    return jinja2.FileSystemBytecodeCache(str(directory)) if directory is not None else None
 
 
 @cache
