@@ -13,13 +13,14 @@ from msmvp import api, components, options
 from .conftest import service_names
 
 # Kubernetes + Terraform with two services, three services (one hyphenated), Compose-only
-# without IaC, Kubernetes + Ansible: together every branch of a pipeline template, and the
-# ci_checks of every IaC tool.
+# without IaC, Kubernetes + Ansible, the nginx gateway (test_packages): together every branch
+# of a pipeline template, and the ci_checks of every IaC tool.
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {"name": "shop", "services": "users,orders"},
     "three": {"name": "acme-store", "services": "users,orders,order-items"},
     "compose": {"name": "shop", "services": "users,orders", "deploy": "compose", "iac": "none"},
     "ansible": {"name": "shop", "services": "users,orders", "deploy": "kubernetes", "iac": "ansible"},
+    "nginx": {"name": "shop", "services": "users,orders", "gateway": "nginx"},
 }
 
 

@@ -106,6 +106,12 @@ def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None
         assert check["name"] in _job_names(config["workflows"]["ci"]["jobs"])
 
 
+def test_the_test_job_installs_what_the_components_tests_need(project: Path) -> None:
+    packages = " ".join(project_parts(project)["test_packages"])
+    steps = str(_config(project)["jobs"]["test"]["steps"])
+    assert (f"sudo apt-get install -y -qq --no-install-recommends {packages}" in steps) == bool(packages)
+
+
 def test_checklist_report_never_fails_the_build(project: Path) -> None:
     steps = _config(project)["jobs"]["checklist"]["steps"]
     report = next(s["run"] for s in steps if isinstance(s, dict) and s.get("run", {}).get("name") == "Checklist report")

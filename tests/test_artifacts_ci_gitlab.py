@@ -101,6 +101,12 @@ def test_every_ci_check_of_the_chosen_components_is_a_job(project: Path) -> None
         assert job["script"] == [f"cd {check['workdir']}", *check["run"]]
 
 
+def test_the_test_job_installs_what_the_components_tests_need(project: Path) -> None:
+    packages = " ".join(project_parts(project)["test_packages"])
+    script = "\n".join(_pipeline(project)["test"]["script"])
+    assert (f"apt-get install -y -qq --no-install-recommends {packages};" in script) == bool(packages)
+
+
 def test_checklist_report_never_fails_the_pipeline(default_gitlab: Path) -> None:
     job = _pipeline(default_gitlab)["checklist"]
     assert job["allow_failure"] is True
@@ -148,3 +154,19 @@ def test_lint_and_test_jobs_run_under_the_shell_executor(default_gitlab: Path, t
     failed = _gitlab_ci_local(project, "--shell-isolation", "--force-shell-executor", "lint", timeout=300)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "F401" in failed.stdout + failed.stderr
+
+
+@pytest.mark.slow
+def test_the_test_job_runs_with_the_nginx_gateway(tmp_path: Path) -> None:
+    """The nginx gateway's project: its test job finds nginx already installed (test_packages)
+    and its tests pass through a running nginx."""
+    require_tool("nginx", "apt-get install nginx libnginx-mod-http-js")
+    require_tool("rsync", "apt-get install rsync")
+    project = new_project(tmp_path, "gitlab", "nginx", git=True)
+    packages = project_parts(project)["test_packages"]
+    if run(["dpkg", "-s", *packages]).returncode != 0:
+        pytest.skip(f"the test job would apt-get install {' '.join(packages)} on this machine")
+    result = _gitlab_ci_local(project, "--shell-isolation", "--force-shell-executor", "test", timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert re.search(r"test > =+ \d+ passed in [\d.]+s =+", output), output[-3000:]

@@ -30,12 +30,12 @@ def _stages(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_groovy_lint_finds_no_error(projects: dict[str, Path], tmp_path: Path) -> None:
-    """npm-groovy-lint --failon error over the Terraform, Compose and Ansible variants, in one run (a
+    """npm-groovy-lint --failon error over the Terraform, Compose, Ansible and nginx variants, in one run (a
     JVM start costs seconds), with a Jenkinsfile one brace short beside them: that one must be
     the only file with an error, so the check is known to catch a broken file."""
     tool = require_tool("npm-groovy-lint", "npm i -g npm-groovy-lint@16 (needs Java 17)")
     require_tool("java", "apt-get install openjdk-17-jre-headless")
-    good = [projects[label] / "Jenkinsfile" for label in ("default", "compose", "ansible")]
+    good = [projects[label] / "Jenkinsfile" for label in ("default", "compose", "ansible", "nginx")]
     broken = tmp_path / "Jenkinsfile"
     broken.write_text(good[0].read_text().rstrip().removesuffix("}") + "\n")
     files = [str(p) for p in (*good, broken)]
@@ -101,6 +101,14 @@ def test_every_ci_check_of_the_chosen_components_is_a_stage(project: Path) -> No
         assert f"dir('{check['workdir']}')" in block
         for command in check["run"]:
             assert f"sh '{command}'" in block
+
+
+def test_the_test_stage_installs_what_the_components_tests_need(project: Path) -> None:
+    packages = " ".join(project_parts(project)["test_packages"])
+    text = (project / "Jenkinsfile").read_text()
+    test = text[text.index("stage('Test')") : text.index("stage('SAST')")]
+    assert (f"apt-get install -y -qq --no-install-recommends {packages};" in test) == bool(packages)
+    assert ("args '-u 0:0'" in test) == bool(packages)
 
 
 def test_checklist_report_never_fails_the_build(project: Path) -> None:
