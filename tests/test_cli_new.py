@@ -148,12 +148,13 @@ def test_prompts_on_a_tty_ask_each_axis_with_a_choice(tmp_path: Path, monkeypatc
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    answers = "compose\nnginx\nnone\nredis\n"  # deploy, gateway, iac, cache: the axes with more than one built value
+    answers = "compose\nnginx\ngitlab\nnone\nredis\n"  # deploy, gateway, ci, iac, cache: more than one built value
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr
     assert "protocol" in result.stderr and "rest (grpc: not built yet)" in result.stderr
     manifest = yaml.safe_load((tmp_path / "shop" / "msmvp.yaml").read_text())
     assert manifest["options"]["deploy"] == "compose"
     assert manifest["options"]["gateway"] == "nginx"
+    assert manifest["options"]["ci"] == "gitlab"
     assert manifest["options"]["iac"] == "none"
     assert manifest["options"]["cache"] == "redis"
