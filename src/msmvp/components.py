@@ -54,6 +54,13 @@ class ScrapeJob(_Model):
     metrics_path: str = "/metrics"
 
 
+class ConfigMap(_Model):
+    """A ConfigMap the deploy step publishes from repo files (kustomize cannot load them)."""
+
+    name: str
+    files: list[str] = Field(min_length=1)
+
+
 class Doc(_Model):
     title: str
     path: str
@@ -71,6 +78,9 @@ class Parts(_Model):
     ci_checks: list[CiCheck] = Field(default_factory=list)
     scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
     docs: list[Doc] = Field(default_factory=list)
+    gitignore: list[str] = Field(default_factory=list)
+    k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
+    # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
     stores: list[dict[str, Any]] = Field(default_factory=list)
 
 
