@@ -188,30 +188,32 @@ def test_compose_fragment_merges_into_a_valid_file(traefik_project: Path) -> Non
     assert run([*args, "config", "-q"], env=_compose_env()).returncode != 0, "starts without JWT_SECRET"
 
 
-def test_kustomize_component_builds_and_validates_strictly(traefik_project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("overlay", ["dev", "prod", "canary"])
+def test_overlays_with_the_gateway_component_validate_strictly(
+    traefik_project: Path, overlay: str, tmp_path: Path
+) -> None:
     kubectl = require_tool("kubectl", "kustomize is built into kubectl")
     validate = require_tool("kubernetes-validate", "pip install kubernetes-validate")
-    component = traefik_project / "deploy" / "k8s" / "components" / "gateway"
-    (tmp_path / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": "shop",
-                "components": [os.path.relpath(component, tmp_path)],
-            }
-        )
-    )
-    result = run([kubectl, "kustomize", str(tmp_path)])
+    result = run([kubectl, "kustomize", str(traefik_project / "deploy" / "k8s" / "overlays" / overlay)])
     assert result.returncode == 0, result.stderr
     docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    kinds = sorted((doc["kind"], doc["metadata"]["name"]) for doc in docs)
-    assert ("Deployment", "gateway") in kinds and ("Deployment", "gateway-auth") in kinds
-    assert ("NetworkPolicy", "gateway-auth") in kinds
+    if overlay != "canary":  # the canary track holds only the services' Deployments
+        kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+        expected = {("Deployment", "gateway"), ("Deployment", "gateway-auth"), ("Service", "gateway-auth")}
+        assert expected | {("NetworkPolicy", "gateway-auth"), ("NetworkPolicy", "gateway-traefik")} <= kinds
+        gateway = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway")
+        assert gateway["spec"]["template"]["spec"]["containers"][0]["image"].startswith("traefik:v3")
+        assert gateway["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == "gateway-traefik"
     built = tmp_path / "built.yaml"
     built.write_text(result.stdout)
     check = run([validate, "--strict", "--quiet", str(built)])
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_ci_publishes_the_traefik_configmap(traefik_project: Path) -> None:
+    workflow = (traefik_project / ".github" / "workflows" / "ci.yml").read_text()
+    assert "create configmap gateway-traefik" in workflow
+    assert "--from-file=dynamic.yml=gateway/dynamic.yml" in workflow
 
 
 def test_alert_rules_pass_promtool_and_their_tests(traefik_project: Path) -> None:
