@@ -121,17 +121,9 @@ def components_dir() -> Path:
     return _resources.templates_dir() / "components"
 
 
-@cache
 def available() -> dict[str, tuple[str, ...]]:
     """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
-    root = components_dir()
-    out: dict[str, tuple[str, ...]] = {}
-    if not root.is_dir():
-        return out
-    for axis_dir in sorted(root.iterdir()):
-        if axis_dir.is_dir():
-            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / COMPONENT_FILE).is_file()))
-    return out
+    return _resources.component_values(components_dir())
 
 
 @cache
