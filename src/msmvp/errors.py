@@ -110,3 +110,7 @@ class ReportWriteError(MsmvpError):
     """The report file given with ``--output`` cannot be written."""
 
     default_hint = "check that the directory exists and is writable"
+
+
+class MatrixSelectionError(MsmvpError):
+    """A combination-matrix selection, axis or shard that does not exist (msmvp's own CI)."""
