@@ -25,12 +25,14 @@ import os, sys, jinja2, yaml
 from pathlib import Path
 from msmvp import _resources
 from msmvp.manifest import Manifest, parse_services
-from msmvp.render import project_context
+from msmvp.render import project_context, template_roots
 dest = Path(sys.argv[1]); services = sys.argv[2]
-ctx = project_context(Manifest(name="shop", services=parse_services(services)))
+manifest = Manifest(name="shop", services=parse_services(services))
+ctx = project_context(manifest)
 for name, contexts in (("project", [("", ctx)]),
                        ("service", [(f"services/{s['name']}/", {**ctx, "service": s}) for s in ctx["services"]])):
-    root = _resources.templates_dir() / name / "template"
+  for template in template_roots(manifest.options, name):
+    root = template / "template"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
     for prefix, c in contexts:

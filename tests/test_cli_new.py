@@ -148,7 +148,10 @@ def test_prompts_on_a_tty_ask_each_axis(tmp_path: Path, monkeypatch: pytest.Monk
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    answers = "\n".join(["rest", "none", "db-per-service", "dns", "jwt", "compose", "envoy", "github", "none"]) + "\n"
+    answers = (
+        "\n".join(["rest", "none", "db-per-service", "dns", "jwt", "compose", "envoy", "github", "none", "redis"])
+        + "\n"
+    )
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr
     assert "protocol" in result.stderr and "[rest/grpc]" in result.stderr

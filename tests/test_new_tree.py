@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from msmvp import api
+from msmvp import api, options
 from msmvp.manifest import Manifest
 from msmvp.provenance import sha256
 
@@ -36,7 +36,8 @@ def test_provenance_records_every_generated_file(default_project: Path) -> None:
     assert set(files) == set(on_disk)
     for path, rec in files.items():
         assert rec["sha256"] == on_disk[path] == sha256((default_project / path).read_bytes())
-        assert rec["template"].split(":", 1)[0] in {"project", "service"}
+        source = rec["template"].split(":", 1)[0]
+        assert source in {"base/project", "base/service"} or source.startswith("components/"), source
     assert "1.1" in files["services/users/users_service/main.py"]["items"]
 
 
@@ -75,23 +76,41 @@ def test_new_commits_everything(tmp_path: Path) -> None:
     assert ".msmvp/provenance.json" in tracked
 
 
-def test_copier_copy_gives_the_same_tree(default_project: Path, tmp_path: Path) -> None:
-    """The templates are real copier templates: copier renders what msmvp renders."""
-    copier = pytest.importorskip("copier")
-    from msmvp import _resources
-    from msmvp.render import project_context
+def _one_of_each() -> list[dict[str, str]]:
+    """Every built value at least once (the others at their defaults)."""
+    combos = [options.defaults()]
+    for axis in options.AXES:
+        for value in sorted(axis.built - {axis.default}):
+            combo = {**options.defaults(), axis.name: value}
+            if not any(rule.broken_by(combo) for rule in options.RULES):
+                combos.append(combo)
+    return combos
 
-    manifest = Manifest.model_validate(yaml.safe_load((default_project / "msmvp.yaml").read_text()))
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "combo",
+    _one_of_each(),
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items() if v != options.defaults()[k]) or "defaults",
+)
+def test_copier_copy_gives_the_same_tree(combo: dict[str, str], tmp_path: Path) -> None:
+    """The templates are real copier templates: copying the base and the chosen components
+    with the same answers gives what msmvp renders."""
+    copier = pytest.importorskip("copier")
+    from msmvp.render import project_context, template_roots
+
+    api.new_project("shop", output_dir=tmp_path / "msmvp", options=combo, git=False)
+    rendered = tmp_path / "msmvp" / "shop"
+    manifest = Manifest.model_validate(yaml.safe_load((rendered / "msmvp.yaml").read_text()))
     context = project_context(manifest)
-    dst = tmp_path / "shop"
+    dst = tmp_path / "copier" / "shop"
     common = {"defaults": True, "unsafe": True, "quiet": True, "overwrite": True}
-    copier.run_copy(str(_resources.templates_dir() / "project"), dst, data=context, **common)
+    for root in template_roots(manifest.options, "project"):
+        copier.run_copy(str(root), dst, data=context, **common)
     for service in context["services"]:
-        copier.run_copy(
-            str(_resources.templates_dir() / "service"),
-            dst / "services" / service["name"],
-            data={**context, "service": service},
-            **common,
-        )
+        for root in template_roots(manifest.options, "service"):
+            copier.run_copy(
+                str(root), dst / "services" / service["name"], data={**context, "service": service}, **common
+            )
     exclude = {".msmvp", "msmvp.yaml"}
-    assert_files(tree_digest(dst, exclude), tree_digest(default_project, exclude))
+    assert_files(tree_digest(dst, exclude), tree_digest(rendered, exclude))

@@ -108,6 +108,8 @@ class Item(_Model):
     human: bool = False
     generated_by: list[Generator] = Field(default_factory=list)
     not_generated: str | None = None
+    # Per option value: why nothing is generated (from the components), before not_generated.
+    not_generated_by: list[Generator] = Field(default_factory=list)
     evidence: Evidence = Field(default_factory=Evidence)
 
     _applies = field_validator("applies_when")(_check_condition)
@@ -118,6 +120,10 @@ class Item(_Model):
     def generator(self, options: Mapping[str, str]) -> str | None:
         """What generates this item for ``options``, or None."""
         return next((g.what for g in self.generated_by if matches(g.when, options)), None)
+
+    def why_not_generated(self, options: Mapping[str, str]) -> str | None:
+        """Why msmvp generates nothing for this item with ``options`` (a value's reason first)."""
+        return next((g.what for g in self.not_generated_by if matches(g.when, options)), self.not_generated)
 
 
 @dataclass(frozen=True)
@@ -261,15 +267,97 @@ def _build(path: str, raw: Any) -> Checklist:
             raise _fail(path, line, f"phase {item.phase} is not one of the phases {sorted(phases)}", item.id)
         if int(item.id.split(".")[0]) != item.phase:
             raise _fail(path, line, f"id does not start with its phase {item.phase}", item.id)
-        if item.applies(defaults()) and item.generator(defaults()) is None and not item.not_generated:
+        items.append(item)
+    items = _merge_components(path, items, strict=path == str(builtin_path()))
+    for item in items:
+        line = seen[item.id]
+        if item.applies(defaults()) and item.generator(defaults()) is None and not item.why_not_generated(defaults()):
             raise _fail(
                 path,
                 line,
                 "nothing generates it for the default options: add generated_by or say why in not_generated",
                 item.id,
             )
-        items.append(item)
     return Checklist(name=name, source=path, phases=phases, items=tuple(items))
+
+
+class _ComponentEvidence(_Model):
+    """What one option value contributes to one item (``component.yml`` → ``evidence``)."""
+
+    generated_by: str | None = None
+    not_generated: str | None = None
+    present: list[PathCheck] = Field(default_factory=list)
+    configured: list[ContentCheck] = Field(default_factory=list)
+    verified: list[CommandCheck] = Field(default_factory=list)
+
+
+def _merge_components(path: str, items: list[Item], *, strict: bool) -> list[Item]:
+    """Add each component's evidence to its items, under the condition that the value is chosen.
+
+    ``strict`` (the built-in checklist): a component naming an item the checklist lacks is an
+    error. A user's own checklist gets the evidence only for items that are the built-in ones
+    (same id and title, e.g. a copy of the built-in checklist with items added or dropped).
+    """
+    from msmvp import components
+
+    by_id = {item.id: item for item in items}
+    if not strict:
+        builtin = {item.id: item.title for item in load().items}
+        by_id = {i: item for i, item in by_id.items() if builtin.get(i) == item.title}
+    additions: dict[str, list[tuple[Condition, _ComponentEvidence]]] = {}
+    for axis, values in components.available().items():
+        for value in values:
+            spec_path = components.components_dir() / axis / value / components.COMPONENT_FILE
+            raw = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+            evidence = (raw or {}).get("evidence") or {}
+            if not isinstance(evidence, dict):
+                raise _fail(str(spec_path), raw[_KEYLINES].get("evidence", 1), "evidence must map item ids to evidence")
+            chosen: Condition = {axis: components.providers(axis, value)}
+            for item_id, entry in evidence.items():
+                if item_id in (_LINE, _KEYLINES):
+                    continue
+                line = evidence[_KEYLINES].get(item_id, 1)
+                if str(item_id) not in by_id:
+                    if strict:
+                        raise _fail(str(spec_path), line, f"no item {item_id!r} in {path}", str(item_id))
+                    continue
+                try:
+                    parsed = _ComponentEvidence.model_validate(_strip(entry))
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    loc = tuple(err["loc"])
+                    msg = err["msg"].removeprefix("Value error, ")
+                    where = ".".join(str(p) for p in loc)
+                    line = _line_of(entry, loc) if isinstance(entry, dict) else line
+                    raise _fail(str(spec_path), line, f"{where}: {msg}", str(item_id)) from None
+                additions.setdefault(str(item_id), []).append((chosen, parsed))
+    merged = []
+    for item in items:
+        extra = additions.get(item.id)
+        if not extra:
+            merged.append(item)
+            continue
+        generated = [Generator(when=c, what=e.generated_by) for c, e in extra if e.generated_by]
+        missing = [Generator(when=c, what=e.not_generated) for c, e in extra if e.not_generated]
+
+        def scoped(checks: list[Any], cond: Condition) -> list[Any]:
+            return [check.model_copy(update={"when": {**check.when, **cond}}) for check in checks]
+
+        evidence = Evidence(
+            present=item.evidence.present + [x for c, e in extra for x in scoped(e.present, c)],
+            configured=item.evidence.configured + [x for c, e in extra for x in scoped(e.configured, c)],
+            verified=item.evidence.verified + [x for c, e in extra for x in scoped(e.verified, c)],
+        )
+        merged.append(
+            item.model_copy(
+                update={
+                    "generated_by": generated + item.generated_by,
+                    "not_generated_by": missing + item.not_generated_by,
+                    "evidence": evidence,
+                }
+            )
+        )
+    return merged
 
 
 def item_lines(path: str | Path) -> dict[str, int]:

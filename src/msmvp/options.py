@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from msmvp.errors import IncompatibleOptionsError, NotBuiltError, UnknownOptionError
 
@@ -21,8 +21,14 @@ class Axis:
     values: tuple[str, ...]
     default: str
     help: str
-    built: frozenset[str] = field(default_factory=frozenset)
     asked: bool = True
+
+    @property
+    def built(self) -> frozenset[str]:
+        """The values that have a component folder (``templates/components/<axis>/<value>/``)."""
+        from msmvp.components import available
+
+        return frozenset(available().get(self.name, ()))
 
 
 @dataclass(frozen=True)
@@ -39,27 +45,26 @@ class Rule:
         return all(options[a] in vals for a, vals in self.when.items()) and options[self.axis] in self.forbids
 
 
-def _axis(name: str, values: str, help: str, built: str, asked: bool = True) -> Axis:
+def _axis(name: str, values: str, help: str) -> Axis:
     vals = tuple(values.split())
-    return Axis(name, vals, vals[0], help, frozenset(built.split()), asked)
+    return Axis(name, vals, vals[0], help)
 
 
 AXES: tuple[Axis, ...] = (
-    _axis("protocol", "rest grpc", "synchronous service-to-service calls", "rest"),
-    _axis("messaging", "none rabbitmq kafka nats", "asynchronous events between services", "none"),
+    _axis("protocol", "rest grpc", "synchronous service-to-service calls"),
+    _axis("messaging", "none rabbitmq kafka nats", "asynchronous events between services"),
     _axis(
         "data",
         "db-per-service shared-db eventual",
         "data ownership; eventual = database per service + transactional outbox + events",
-        "db-per-service",
     ),
-    _axis("discovery", "dns etcd consul", "how services find each other", "dns"),
-    _axis("auth", "jwt api-key oidc", "authentication, always with role-based access control", "jwt"),
-    _axis("deploy", "both compose kubernetes", "deployment targets", "both compose kubernetes"),
-    _axis("gateway", "envoy nginx traefik", "API gateway", "envoy"),
-    _axis("ci", "github gitlab jenkins circleci", "CI/CD system", "github"),
-    _axis("iac", "terraform ansible none", "infrastructure as code", "terraform none"),
-    _axis("cache", "redis none", "response cache", "redis", asked=False),
+    _axis("discovery", "dns etcd consul", "how services find each other"),
+    _axis("auth", "jwt api-key oidc", "authentication, always with role-based access control"),
+    _axis("deploy", "both compose kubernetes", "deployment targets"),
+    _axis("gateway", "envoy nginx traefik", "API gateway"),
+    _axis("ci", "github gitlab jenkins circleci", "CI/CD system"),
+    _axis("iac", "terraform ansible none", "infrastructure as code"),
+    _axis("cache", "redis none", "response cache"),
 )
 AXIS_BY_NAME: dict[str, Axis] = {a.name: a for a in AXES}
 

@@ -1,15 +1,17 @@
-"""Render the project and service templates into an in-memory plan of files.
+"""Render a project into an in-memory plan of files: the base plus one component per option.
 
-The templates are copier templates; this module renders them with the same Jinja settings
+Every template is a copier template; this module renders them with the same Jinja settings
 (read from each ``copier.yml``) and copier's path rules: ``.jinja`` files are rendered and lose
 the suffix, other files are copied, and a path part that renders empty skips the file.
+The project templates (base and each chosen component's ``project/``) render at the repo root,
+the service templates (base and each chosen component's ``service/``) once per service.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from msmvp import _resources
+from msmvp import _resources, components
 from msmvp.errors import TemplateError
 from msmvp.manifest import Manifest
 from msmvp.options import resolve
@@ -52,7 +54,7 @@ class _Template:
     def __init__(self, root: Path) -> None:
         config = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8")) or {}
         self.root = root
-        self.name = root.name
+        self.name = root.relative_to(_resources.templates_dir()).as_posix()
         self.subdir = root / config.get("_subdirectory", "")
         envops = dict(config.get("_envops", {}))
         envops["undefined"] = jinja2.StrictUndefined
@@ -122,39 +124,89 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 @cache
-def _template(name: str) -> _Template:
-    return _Template(_resources.templates_dir() / name)
+def _template(root: Path) -> _Template:
+    return _Template(root)
+
+
+def template_roots(options: Mapping[str, str], kind: str) -> list[Path]:
+    """The copier templates of ``kind`` (project or service) a project with ``options`` is
+    rendered from: the base, then each chosen component's, in axis order."""
+    roots = [_resources.templates_dir() / "base" / kind]
+    for component in components.chosen(resolve(options)):
+        root = component.template_dir(kind)
+        if root is not None:
+            roots.append(root)
+    return roots
+
+
+def _templates(options: Mapping[str, str], kind: str) -> list[_Template]:
+    return [_template(root) for root in template_roots(options, kind)]
 
 
 def project_context(manifest: Manifest) -> dict[str, Any]:
     """The context every template sees (docs/templates.md)."""
     from msmvp import __version__
 
+    options = resolve(manifest.options)
     return {
         "project_name": manifest.name,
         "project_module": manifest.name.replace("-", "_"),
         "msmvp_version": __version__,
         "services": manifest.service_contexts(),
-        **resolve(manifest.options),
+        **options,
+        **components.exports(options),
+        "parts": components.parts(options),
     }
 
 
 def render(manifest: Manifest) -> list[PlannedFile]:
-    """Render every file of the project described by ``manifest``, sorted by path."""
+    """Render every file of the project described by ``manifest``, sorted by path.
+
+    Two templates writing the same path is an error in the templates, reported with both names.
+    """
     context = project_context(manifest)
-    files = list(_template("project").render(context))
-    service_tpl = _template("service")
+    options = resolve(manifest.options)
+    by_path: dict[str, PlannedFile] = {}
+
+    def add(planned: PlannedFile) -> None:
+        other = by_path.get(planned.path)
+        if other is not None:
+            raise TemplateError(f"{other.template} and {planned.template} both write {planned.path}")
+        by_path[planned.path] = planned
+
+    for tpl in _templates(options, "project"):
+        for planned in tpl.render(context):
+            add(planned)
+    service_tpls = _templates(options, "service")
     for service in context["services"]:
-        files.extend(service_tpl.render({**context, "service": service}, f"{SERVICES_DIR}/{service['name']}/"))
-    files.sort(key=lambda f: f.path)
-    return files
+        service_context = {**context, "service": service}
+        for tpl in service_tpls:
+            for planned in tpl.render(service_context, f"{SERVICES_DIR}/{service['name']}/"):
+                add(planned)
+    return [by_path[path] for path in sorted(by_path)]
+
+
+def all_templates() -> list[tuple[_Template, str]]:
+    """Every template msmvp has (base and every component), with the prefix it renders under."""
+    roots: list[tuple[Path, str]] = [
+        (_resources.templates_dir() / "base" / "project", ""),
+        (_resources.templates_dir() / "base" / "service", f"{SERVICES_DIR}/*/"),
+    ]
+    for axis, values in components.available().items():
+        for value in values:
+            component = components.load(axis, value)
+            for kind, prefix in (("project", ""), ("service", f"{SERVICES_DIR}/*/")):
+                root = component.template_dir(kind)
+                if root is not None:
+                    roots.append((root, prefix))
+    return [(_template(root), prefix) for root, prefix in roots]
 
 
 def output_skeletons() -> list[str]:
     """Every path the templates can produce, Jinja expressions as ``*`` (for checklist checks)."""
     out = []
-    for name, prefix in (("project", ""), ("service", f"{SERVICES_DIR}/*/")):
-        for src in _template(name).sources:
+    for tpl, prefix in all_templates():
+        for src in tpl.sources:
             rel = src.relpath[: -len(SUFFIX)] if src.is_template else src.relpath
             rel = _EXPR.sub("*", _TAG.sub("", rel))
             out.append(prefix + rel)

@@ -1,0 +1,184 @@
+"""Components: one folder per option value, holding everything that value brings.
+
+``templates/components/<axis>/<value>/`` has a ``component.yml`` (what the value declares:
+its contributions to shared files, the context values it exports, its checklist evidence)
+and up to two copier templates, ``project/`` (rendered at the repo root) and ``service/``
+(rendered into ``services/<name>/`` once per service). A value is *built* exactly when its
+folder exists; docs/templates.md explains how to add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from msmvp import _resources
+from msmvp.errors import TemplateError
+
+COMPONENT_FILE = "component.yml"
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvVar(_Model):
+    """One `.env.example` entry."""
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    value: str = ""
+    help: str = ""
+
+
+class CiCheck(_Model):
+    """A job every CI system runs for this value: shell commands in a container image."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    image: str
+    workdir: str = "."
+    run: list[str] = Field(min_length=1)
+
+
+class ScrapeJob(_Model):
+    """A Prometheus scrape job (Compose target; Kubernetes pods are found by annotation)."""
+
+    job_name: str
+    target: str
+    metrics_path: str = "/metrics"
+
+
+class Doc(_Model):
+    title: str
+    path: str
+
+
+class Parts(_Model):
+    """What a component adds to the files every project shares. Lists concatenate in axis order."""
+
+    compose_files: list[str] = Field(default_factory=list)
+    kustomize_components: list[str] = Field(default_factory=list)
+    dev_requirements: list[str] = Field(default_factory=list)
+    service_requirements: list[str] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list)
+    service_env: list[EnvVar] = Field(default_factory=list)
+    ci_checks: list[CiCheck] = Field(default_factory=list)
+    scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
+    docs: list[Doc] = Field(default_factory=list)
+    stores: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Spec(_Model):
+    """A parsed ``component.yml`` (evidence is kept raw: the checklist loader validates it)."""
+
+    summary: str = Field(min_length=1)
+    uses: list[str] = Field(default_factory=list)
+    exports: dict[str, str] = Field(default_factory=dict)
+    parts: Parts = Field(default_factory=Parts)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One option value's folder."""
+
+    axis: str
+    value: str
+    root: Path
+    spec: Spec
+
+    @property
+    def key(self) -> str:
+        return f"{self.axis}/{self.value}"
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / COMPONENT_FILE
+
+    def template_dir(self, kind: str) -> Path | None:
+        """``project`` or ``service``: the copier template of that kind, if the value has one."""
+        path = self.root / kind
+        return path if (path / "copier.yml").is_file() else None
+
+
+def components_dir() -> Path:
+    return _resources.templates_dir() / "components"
+
+
+@cache
+def available() -> dict[str, tuple[str, ...]]:
+    """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
+    root = components_dir()
+    out: dict[str, tuple[str, ...]] = {}
+    if not root.is_dir():
+        return out
+    for axis_dir in sorted(root.iterdir()):
+        if axis_dir.is_dir():
+            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / COMPONENT_FILE).is_file()))
+    return out
+
+
+@cache
+def load(axis: str, value: str) -> Component:
+    """The component of ``axis=value``; a malformed ``component.yml`` is a :class:`TemplateError`."""
+    root = components_dir() / axis / value
+    path = root / COMPONENT_FILE
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        spec = Spec.model_validate(raw or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise TemplateError(f"{path}: {where}: {err['msg']}", hint="see docs/templates.md for component.yml") from None
+    for used in spec.uses:
+        if not (components_dir() / axis / used / COMPONENT_FILE).is_file():
+            raise TemplateError(f"{path}: uses {axis}/{used}, which is not a component")
+    return Component(axis, value, root, spec)
+
+
+def chosen(options: Mapping[str, str]) -> list[Component]:
+    """The components a project with ``options`` is made of, in axis order (``uses`` expanded)."""
+    out: list[Component] = []
+    for axis, value in options.items():
+        top = load(axis, value)
+        out.extend(load(axis, used) for used in top.spec.uses)
+        out.append(top)
+    return out
+
+
+def providers(axis: str, value: str) -> list[str]:
+    """The values of ``axis`` whose choice brings in ``value`` (itself and those that use it)."""
+    return [v for v in available().get(axis, ()) if v == value or value in load(axis, v).spec.uses]
+
+
+def exports(options: Mapping[str, str]) -> dict[str, str]:
+    """Context values: every name any value of an axis exports, "" unless a chosen one sets it."""
+    out: dict[str, str] = {}
+    for axis, values in available().items():
+        for value in values:
+            for name in load(axis, value).spec.exports:
+                out.setdefault(name, "")
+    for component in chosen(options):
+        out.update(component.spec.exports)
+    return out
+
+
+def parts(options: Mapping[str, str]) -> dict[str, list[Any]]:
+    """The chosen components' contributions, concatenated in axis order, as plain data."""
+    merged: dict[str, list[Any]] = {name: [] for name in Parts.model_fields}
+    for component in chosen(options):
+        data = component.spec.parts.model_dump(mode="json")
+        for name, items in data.items():
+            merged[name].extend(items)
+    return merged
