@@ -3,13 +3,14 @@
 # the whole suite.
 PYTHON ?= python3
 
-.PHONY: help tools install test pytest lint bench
+.PHONY: help tools install test pytest lint bench matrix
 
 help:
 	@echo "make test    install tools + msmvp, then run every test"
 	@echo "make pytest  run the tests only"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   measure msmvp new (see BENCHMARKS.md)"
+	@echo "make matrix  render + check every combination, make test a pairwise set (docs/matrix.md)"
 
 tools:
 	bash .ci/install-tools.sh
@@ -35,3 +36,10 @@ lint:
 bench:
 	$(PYTHON) bench/bench_new.py
 	$(PYTHON) bench/bench_status.py
+
+# The combination matrix (docs/matrix.md): the full set rendered in-process and every distinct
+# artifact checked by its real tool, then a pairwise covering set's own `make install && make
+# test`. Reports: matrix-results/matrix.md and matrix-results/matrix.junit.xml.
+MATRIX_ARGS ?=
+matrix:
+	$(PYTHON) -m msmvp.matrix all --out matrix-results $(MATRIX_ARGS)

@@ -188,10 +188,22 @@ def actionlint_batch(targets: Sequence[Target], scratch: Path) -> None:
 _REQUIRED_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?")
 
 
+def compose_files(target: Target) -> list[Path]:
+    """compose.yaml, then (unless it ``include:``s them itself) every other Compose file of its
+    folder, in name order: components add theirs there, merged after compose.yaml."""
+    main = yaml.safe_load(target.file.read_text(encoding="utf-8")) or {}
+    files = [target.file]
+    if "include" not in main:
+        for other in sorted([*target.folder.glob("*.yaml"), *target.folder.glob("*.yml")]):
+            if other != target.file and "services" in (yaml.safe_load(other.read_text(encoding="utf-8")) or {}):
+                files.append(other)
+    return files
+
+
 def compose(target: Target) -> None:
     """``docker-compose config -q`` (no engine needed), with a test value for every required variable."""
-    files = [target.file]
-    required = set(_REQUIRED_VAR.findall(target.file.read_text(encoding="utf-8")))
+    files = compose_files(target)
+    required = {name for f in files for name in _REQUIRED_VAR.findall(f.read_text(encoding="utf-8"))}
     env = {k: v for k, v in os.environ.items() if k not in required}
     env.update({name: "matrix-test-value-0123456789abcdef0123456789" for name in required})
     cmd = [target.tools["docker-compose"], *(a for f in files for a in ("-f", str(f))), "config", "-q"]

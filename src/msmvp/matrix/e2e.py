@@ -109,11 +109,11 @@ def run_tests(
             )
             on_result(result)
             return
-        project = workdir / "e2e" / f"{index:04d}" / PROJECT
+        project = workdir / "projects" / f"{index:04d}" / PROJECT
         try:
             api.new_project(PROJECT, target=project, options=combo, git=False)
-        except Exception:
-            result.render_error = traceback.format_exc(limit=-3)
+        except Exception as exc:  # a broken template can raise anything; the report names it
+            result.render_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
             result.tests = ProjectTests(FAILED, time.monotonic() - t0, "the project did not render")
             on_result(result)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class MatrixRun:
         if self.expected_renders is not None and self.rendered != self.expected_renders:
             lines.append(f"rendered {self.rendered} combinations, the option model has {self.expected_renders}")
         for r in self.results.values():
-            if not r.rendered:
+            if r.render_error:
                 lines.append(f"{r.label}: does not render: {_first_line(r.render_error)}")
             for c in r.failed_checks(self.require_tools):
                 why = "tool not installed" if c.status == MISSING else _first_line(c.output)
@@ -100,8 +101,10 @@ class MatrixRun:
 
 
 def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("$ ")]
-    return lines[-1][:200] if lines else ""
+    """The first line that says something (not the command echo or its exit status)."""
+    skip = re.compile(r"^(\$ |exit \d+$|Traceback )")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip() and not skip.match(line)]
+    return lines[0][:200] if lines else ""
 
 
 def _checks_cell(r: ComboResult, require_tools: bool) -> str:
@@ -140,7 +143,7 @@ def markdown(run: MatrixRun) -> str:
         out.append(f"- end to end: {len(tested)} generated projects' make test, in {run.e2e_seconds:.1f} s")
     out += ["", "| combination | rendered | static checks | tests | time |", "|---|---|---|---|---:|"]
     for r in run.results.values():
-        rendered = f"✓ {r.files} files" if r.rendered else "✗"
+        rendered = f"✓ {r.files} files" if r.rendered else ("✗" if r.render_error else "—")
         row = [f"`{r.label}`", rendered, _checks_cell(r, run.require_tools), _tests_cell(r), f"{r.seconds():.1f} s"]
         out.append("| " + " | ".join(row) + " |")
     failures = run.failures()
@@ -158,7 +161,7 @@ def _failure_details(run: MatrixRun) -> list[tuple[str, str]]:
     seen: set[str] = set()
     details = []
     for r in run.results.values():
-        if not r.rendered:
+        if r.render_error:
             details.append((f"{r.label}: render", r.render_error))
         for c in r.failed_checks(run.require_tools):
             if c.key not in seen and c.output:
@@ -175,9 +178,9 @@ def junit(run: MatrixRun) -> str:
 
     render, static, tests = TestSuite("matrix.render"), TestSuite("matrix.static"), TestSuite("matrix.tests")
     for r in run.results.values():
-        if r.render_seconds or not r.rendered:
+        if r.render_seconds or r.render_error:
             case = TestCase(r.label, "matrix.render", r.render_seconds)
-            if not r.rendered:
+            if r.render_error:
                 case.result = [Failure(_first_line(r.render_error))]
                 case.system_out = r.render_error
             render.add_testcase(case)

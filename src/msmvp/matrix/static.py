@@ -54,9 +54,9 @@ def render_pass(
         try:
             manifest, _ = api.build_manifest(PROJECT, options=combo)
             files, _ = api.plan(manifest, loaded)
-        except Exception:  # a broken template can raise anything; the report names it
+        except Exception as exc:  # a broken template can raise anything; the report names it
             result.render_seconds = time.perf_counter() - started
-            result.render_error = traceback.format_exc(limit=-3)
+            result.render_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
             continue
         result.render_seconds = time.perf_counter() - started
         run.render_seconds += result.render_seconds
@@ -111,8 +111,9 @@ def _verdict(check: Check, check_run: CheckRun, target: Target) -> None:
         check.run(target)
     except CheckFailed as exc:
         check_run.status, check_run.output = FAILED, str(exc)
-    except Exception:  # a check that crashes is a failing check, with its traceback
-        check_run.status, check_run.output = FAILED, traceback.format_exc(limit=-3)
+    except Exception as exc:  # a check that crashes is a failing check, with its traceback
+        check_run.status = FAILED
+        check_run.output = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
     else:
         check_run.status = PASSED
     check_run.seconds = time.perf_counter() - started
