@@ -96,7 +96,7 @@ class MatrixRun:
                 why = "tool not installed" if c.status == MISSING else _first_line(c.output)
                 lines.append(f"{r.label}: {c.path} ({c.check}): {why}")
             if r.tests and r.tests.status != PASSED:
-                lines.append(f"{r.label}: make install && make test {r.tests.status}: {_first_line(r.tests.output)}")
+                lines.append(f"{r.label}: make install && make test {r.tests.status}: {_tests_why(r.tests)}")
         return lines
 
 
@@ -105,6 +105,17 @@ def _first_line(text: str) -> str:
     skip = re.compile(r"^(\$ |exit \d+$|Traceback )")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip() and not skip.match(line)]
     return lines[0][:200] if lines else ""
+
+
+def _tests_why(tests: ProjectTests) -> str:
+    """The failing step, pytest's summary and the first failing test, on one line."""
+    why = [_first_line(tests.output)]
+    if tests.summary:
+        why.append(tests.summary)
+    first = next((line for line in tests.output.splitlines() if line.startswith("FAILED ")), "")
+    if first:
+        why.append(first.split(" - ")[0])
+    return "; ".join(w for w in why if w)
 
 
 def _checks_cell(r: ComboResult, require_tools: bool) -> str:
@@ -198,7 +209,7 @@ def junit(run: MatrixRun) -> str:
         if r.tests:
             case = TestCase(r.label, "matrix.tests", r.tests.seconds)
             if r.tests.status != PASSED:
-                case.result = [Failure(f"{r.tests.status}: {_first_line(r.tests.output)}")]
+                case.result = [Failure(f"{r.tests.status}: {_tests_why(r.tests)}")]
                 case.system_out = r.tests.output
             tests.add_testcase(case)
     xml = JUnitXml("msmvp matrix")
