@@ -44,15 +44,16 @@ def test_prometheus_config_is_valid_and_scrapes_every_service(project: Path) -> 
     targets = {t for sc in jobs["services"]["static_configs"] for t in sc["targets"]}
     assert targets == {f"{n}:8000" for n in service_names(project)}
     assert jobs["gateway"]["metrics_path"] == "/stats/prometheus"
-    assert "alertmanager" in jobs and config["rule_files"] == ["alerts.yml"]
+    assert "alertmanager" in jobs and config["rule_files"] == ["alerts.yml", "rules/*.yml"]
 
 
 def test_alert_rules_are_valid_and_complete(default_project: Path) -> None:
     promtool = require_tool("promtool", "apt-get install prometheus")
-    rules = default_project / "monitoring" / "prometheus" / "alerts.yml"
-    result = run([promtool, "check", "rules", str(rules)])
+    prom = default_project / "monitoring" / "prometheus"
+    files = [prom / "alerts.yml", *sorted((prom / "rules").glob("*.yml"))]
+    result = run([promtool, "check", "rules", *map(str, files)])
     assert result.returncode == 0, result.stdout + result.stderr
-    alerts = [r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
+    alerts = [r for f in files for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r]
     assert {r["alert"] for r in alerts} == REQUIRED_ALERTS
     for rule in alerts:
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
@@ -61,11 +62,12 @@ def test_alert_rules_are_valid_and_complete(default_project: Path) -> None:
 
 def test_alert_rules_pass_their_unit_tests(default_project: Path) -> None:
     promtool = require_tool("promtool", "apt-get install prometheus")
-    result = run([promtool, "test", "rules", "alerts_test.yml"], cwd=default_project / "monitoring" / "prometheus")
-    assert result.returncode == 0, result.stdout + result.stderr
-    tested = set(
-        re.findall(r"alertname: (\w+)", (default_project / "monitoring" / "prometheus" / "alerts_test.yml").read_text())
-    )
+    prom = default_project / "monitoring" / "prometheus"
+    tests = ["alerts_test.yml", *(f"tests/{p.name}" for p in sorted((prom / "tests").glob("*_test.yml")))]
+    for test_file in tests:
+        result = run([promtool, "test", "rules", test_file.rsplit("/", 1)[-1]], cwd=prom / test_file.rpartition("/")[0])
+        assert result.returncode == 0, test_file + "\n" + result.stdout + result.stderr
+    tested = {name for t in tests for name in re.findall(r"alertname: (\w+)", (prom / t).read_text())}
     assert {"ServiceDown", "HighErrorRate", "CircuitBreakerOpen", "AuthFailureSpike"} <= tested
 
 
@@ -87,6 +89,16 @@ def test_alertmanager_config_is_valid_and_routes_by_severity(default_project: Pa
     assert config["inhibit_rules"]
 
 
+def _dashboards(project: Path) -> list[dict[str, Any]]:
+    """Every dashboard of the project: the services' and one per component that brings one."""
+    folder = project / "monitoring" / "grafana" / "dashboards"
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def _merged(project: Path) -> dict[str, Any]:
+    return {"panels": [p for d in _dashboards(project) for p in d["panels"]]}
+
+
 def _dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for panel in dashboard["panels"]:
@@ -97,8 +109,7 @@ def _dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_dashboard_panels_are_valid_promql(default_project: Path, tmp_path: Path) -> None:
     promtool = require_tool("promtool", "apt-get install prometheus")
-    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
-    exprs = _dashboard_exprs(dashboard)
+    exprs = _dashboard_exprs(_merged(default_project))
     assert len(exprs) >= 10
     rules = []
     for i, (_, expr) in enumerate(exprs):
@@ -114,9 +125,12 @@ def test_dashboard_panels_are_valid_promql(default_project: Path, tmp_path: Path
 
 
 def test_dashboard_covers_services_and_gateway(default_project: Path) -> None:
-    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
+    dashboards = _dashboards(default_project)
+    assert len({d["uid"] for d in dashboards}) == len(dashboards) >= 2
+    for board in dashboards:
+        assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    dashboard = _merged(default_project)
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
-    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     titles = {p["title"] for p in panels}
     for title in (
         "Request rate",

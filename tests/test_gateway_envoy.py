@@ -118,10 +118,11 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
         _self_signed(project / "gateway" / "certs")
     script = (
         "import json, sys\n"
+        "from scripts import gateway\n"
         "from scripts.dev import Stack\n"
         "stack = Stack(base_port=28000, gateway_port=28080, admin_port=28901, tls_port=28443)\n"
         "stack.prepare()\n"
-        "stack.write_gateway_config()\n"
+        "gateway.command(stack, 'envoy')\n"
     )
     result = run([sys.executable, "-c", script], cwd=project, env={**os.environ, "JWT_SECRET": SECRET})
     assert result.returncode == 0, result.stderr

@@ -25,3 +25,18 @@ def templates_dir() -> Path:
 
 def checklists_dir() -> Path:
     return _data_root() / "checklists"
+
+
+@cache
+def component_values() -> dict[str, tuple[str, ...]]:
+    """Built values per axis: the ``components/<axis>/<value>/`` folders holding a
+    ``component.yml``. Here, not in :mod:`msmvp.components`, so the CLI can list them for
+    ``--help`` without importing the component models (and pydantic)."""
+    root = templates_dir() / "components"
+    out: dict[str, tuple[str, ...]] = {}
+    if not root.is_dir():
+        return out
+    for axis_dir in sorted(root.iterdir()):
+        if axis_dir.is_dir():
+            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / "component.yml").is_file()))
+    return out

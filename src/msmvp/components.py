@@ -54,6 +54,13 @@ class ScrapeJob(_Model):
     metrics_path: str = "/metrics"
 
 
+class ConfigMap(_Model):
+    """A ConfigMap the deploy step publishes from repo files (kustomize cannot load them)."""
+
+    name: str
+    files: list[str] = Field(min_length=1)
+
+
 class Doc(_Model):
     title: str
     path: str
@@ -71,6 +78,9 @@ class Parts(_Model):
     ci_checks: list[CiCheck] = Field(default_factory=list)
     scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
     docs: list[Doc] = Field(default_factory=list)
+    gitignore: list[str] = Field(default_factory=list)
+    k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
+    # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
     stores: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -111,17 +121,9 @@ def components_dir() -> Path:
     return _resources.templates_dir() / "components"
 
 
-@cache
 def available() -> dict[str, tuple[str, ...]]:
     """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
-    root = components_dir()
-    out: dict[str, tuple[str, ...]] = {}
-    if not root.is_dir():
-        return out
-    for axis_dir in sorted(root.iterdir()):
-        if axis_dir.is_dir():
-            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / COMPONENT_FILE).is_file()))
-    return out
+    return _resources.component_values()
 
 
 @cache

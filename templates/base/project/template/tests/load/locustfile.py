@@ -3,7 +3,7 @@
 Each simulated user lists, reads and creates entries in every service, including the
 cross-service create that checks its references. Bounded by `make load`
 (LOAD_USERS users for LOAD_TIME); tokens are minted with the dev secret (`.dev/jwt-secret`) or
-JWT_SECRET. The gateway's rate limit (gateway/envoy.yaml, 200 burst / 100 per second) applies:
+JWT_SECRET. The gateway's rate limit (set in gateway/, 200 burst / 100 per second) applies:
 429s in the report mean the load exceeded it, not that a service failed.
 See docs/performance.md for the targets.
 """

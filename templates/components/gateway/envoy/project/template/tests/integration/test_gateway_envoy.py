@@ -1,0 +1,42 @@
+"""What only the Envoy gateway has: its error codes, its admin statistics for Prometheus, and
+the rate limiter's header."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from scripts.dev import SERVICES, Stack
+
+pytestmark = pytest.mark.integration
+
+NAMES = [svc.name for svc in SERVICES]
+
+
+def test_edge_errors_name_envoy_filters(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    assert gateway.get(f"/api/v1/{NAMES[0]}").json()["error"]["code"].startswith("jwt_authn")
+    headers = {"Authorization": f"Bearer {token('admin')}"}
+    assert gateway.get("/nothing-here", headers=headers).json()["error"]["code"] == "route_not_found"
+
+
+def test_admin_exposes_prometheus_stats(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
+    gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {token('reader')}"})
+    stats = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=5.0).text
+    assert f'envoy_cluster_upstream_rq_total{{envoy_cluster_name="{NAMES[0]}"}}' in stats
+    assert "local_rate_limit_enabled" in stats
+    assert "jwt_authn_allowed" in stats
+
+
+@pytest.mark.usefixtures("drained_bucket")
+def test_rate_limited_reply_is_marked(gateway: httpx.Client) -> None:
+    started = time.monotonic()
+    for _ in range(1000):
+        response = gateway.get("/healthz")
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429, f"no 429 in {time.monotonic() - started:.1f}s"
+    assert response.headers["x-local-rate-limit"] == "true"
+    assert response.json()["error"]["code"] == "local_rate_limited"

@@ -1,0 +1,56 @@
+"""Changing an option moves a project from one component to another, keeping the user's edits."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from msmvp import api, grow
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    api.new_project("shop", output_dir=tmp_path)
+    return tmp_path / "shop"
+
+
+def _edit(project: Path, rel: str, marker: str) -> None:
+    path = project / rel
+    path.write_text(path.read_text() + f"\n# {marker}\n")
+
+
+def test_switching_cache_off_and_on_keeps_edits(project: Path) -> None:
+    _edit(project, "services/users/users_service/routes.py", "my routes edit")
+    _edit(project, "deploy/compose/compose.yaml", "my compose edit")
+    git(project, "commit", "-qam", "user edits")
+
+    off = grow.upgrade(project, {"cache": "none"})
+    assert not off.plan.conflicts
+    assert not (project / "deploy/compose/cache.yaml").exists()
+    assert "NoCache" in (project / "services/users/users_service/cache.py").read_text()
+    assert "redis" not in (project / "services/users/requirements.txt").read_text()
+    assert "my routes edit" in (project / "services/users/users_service/routes.py").read_text()
+    assert "my compose edit" in (project / "deploy/compose/compose.yaml").read_text()
+    assert "deploy/compose/cache.yaml" not in (project / "Makefile").read_text()
+
+    on = grow.upgrade(project, {"cache": "redis"})
+    assert not on.plan.conflicts
+    assert "REDIS_URL" in (project / "deploy/compose/cache.yaml").read_text()
+    assert "RedisCache" in (project / "services/users/users_service/cache.py").read_text()
+    assert "my compose edit" in (project / "deploy/compose/compose.yaml").read_text()
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_switching_iac_off_removes_untouched_files_and_keeps_edited_ones(project: Path) -> None:
+    _edit(project, "infra/terraform/variables.tf", "my variable")
+    git(project, "commit", "-qam", "user edit")
+    outcome = grow.upgrade(project, {"iac": "none"})
+    assert not (project / "infra/terraform/main.tf").exists()
+    assert "my variable" in (project / "infra/terraform/variables.tf").read_text()
+    assert [c.path for c in outcome.plan.changes if c.action == "kept"] == ["infra/terraform/variables.tf"]
