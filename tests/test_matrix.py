@@ -76,6 +76,18 @@ def test_pairwise_covers_every_pair_of_built_values() -> None:
     assert len(chosen) <= len(valid)
 
 
+def test_pairwise_rows_are_filtered_by_the_rules() -> None:
+    """allpairspy offers partial rows in axis order; a row breaking a rule it can judge is refused."""
+    for rule in options.RULES:
+        combo = options.defaults()
+        combo.update({axis: sorted(values)[0] for axis, values in rule.when.items()})
+        combo[rule.axis] = sorted(rule.forbids)[0]
+        row = [combo[a.name] for a in options.AXES]
+        last = max(list(options.AXIS_BY_NAME).index(a) for a in (*rule.when, rule.axis))
+        assert not combos._allowed(row) and not combos._allowed(row[: last + 1]), rule.name
+        assert combos._allowed(row[:last]), rule.name  # not judged before its last axis is known
+
+
 def test_shards_split_a_selection_once_each() -> None:
     chosen = combos.asked() + FULL
     for count in (1, 2, 3, 7):
