@@ -50,7 +50,7 @@ def test_new_help_lists_every_option_with_values_and_default() -> None:
         (["new", "shop", "--services", "users,../x"], "not a DNS label"),
         (["new", "shop", "--services", "users,orders:payments"], "not a service"),
         (["new", "shop", "--data", "eventual"], "eventual consistency needs a message broker"),
-        (["new", "shop", "--gateway", "nginx"], "not built yet"),
+        (["new", "shop", "--messaging", "kafka"], "not built yet"),
     ],
 )
 def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(args: list[str], message: str, tmp_path: Path) -> None:
@@ -148,11 +148,12 @@ def test_prompts_on_a_tty_ask_each_axis_with_a_choice(tmp_path: Path, monkeypatc
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    answers = "compose\nnone\nredis\n"  # deploy, iac, cache: the axes with more than one built value
+    answers = "compose\nnginx\nnone\nredis\n"  # deploy, gateway, iac, cache: the axes with more than one built value
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr
     assert "protocol" in result.stderr and "rest (grpc: not built yet)" in result.stderr
     manifest = yaml.safe_load((tmp_path / "shop" / "msmvp.yaml").read_text())
     assert manifest["options"]["deploy"] == "compose"
+    assert manifest["options"]["gateway"] == "nginx"
     assert manifest["options"]["iac"] == "none"
     assert manifest["options"]["cache"] == "redis"

@@ -97,10 +97,10 @@ def test_base_copier_questions_follow_the_option_model() -> None:
 @pytest.fixture()
 def fake_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Point msmvp at a components tree of the test's own (caches cleared before and after)."""
-    from msmvp import checklist
+    from msmvp import _resources, checklist
 
     def clear() -> None:
-        components.available.cache_clear()
+        _resources.component_values.cache_clear()
         components.load.cache_clear()
         checklist._load_cached.cache_clear()
 

@@ -124,6 +124,7 @@ def test_combination_renders_and_scaffolds_its_items(combo: dict[str, str]) -> N
     assert ("deploy/compose/compose.yaml" in paths) == (combo["deploy"] != "kubernetes")
     assert ("deploy/k8s/base/kustomization.yaml" in paths) == (combo["deploy"] != "compose")
     assert ("infra/terraform/main.tf" in paths) == (combo["iac"] == "terraform")
+    assert ("infra/ansible/site.yml" in paths) == (combo["iac"] == "ansible")
 
 
 def test_render_pass_counts_what_the_option_model_says() -> None:

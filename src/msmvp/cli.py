@@ -53,9 +53,30 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         from msmvp import console
+        from msmvp._apply import interrupted_message
 
-        console.error("interrupted; nothing was changed")
+        console.error(interrupted_message())
         raise typer.Exit(130) from None
+
+
+def _said_recovered(recovery: Any) -> None:
+    if recovery is not None:
+        from msmvp import console
+
+        console.info(f"msmvp: {recovery.describe()}")
+        for note in recovery.notes:
+            console.info(f"  {note}")
+
+
+def _recover(root: Path) -> None:
+    """Undo (or finish) what an interrupted msmvp left in ``root``, and say what was done."""
+    from msmvp._apply import TXN
+
+    if not (root / TXN).is_dir():
+        return
+    from msmvp._apply import recover
+
+    _said_recovered(_guard(lambda: recover(root)))
 
 
 def _version(value: bool) -> None:
@@ -162,6 +183,7 @@ def _new(
             reporter=None if dry_run else reporter,
         )
     )
+    _said_recovered(result.recovered)
     reporter.print_ticks()
     console.defaulted(result.defaulted, result.manifest.options)
     if dry_run:
@@ -316,6 +338,10 @@ def _report_regen(outcome: Any) -> None:
     console.regen_report(outcome)
     if outcome.dry_run:
         console.regen_diff(outcome)
+    for note in outcome.notes:
+        console.info(f"  {note}")
+    if outcome.interrupted:
+        console.info("Interrupted after every file was written: msmvp finished the run instead of stopping half way.")
     if outcome.plan.conflicts:
         console.conflicts_summary(outcome)
         raise typer.Exit(CONFLICT_EXIT)
@@ -333,6 +359,7 @@ def add_service(
     """Add a service and re-render every file that lists services. Exit 3 on conflicts."""
     from msmvp.grow import add_service as core
 
+    _recover(project)
     callees = [c.strip() for c in calls.split(",")] if calls else []
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, name, callees, **kw)))
@@ -349,6 +376,7 @@ def remove_service(
     """Remove a service; its files you edited are kept and listed. Exit 3 on conflicts."""
     from msmvp.grow import remove_service as core
 
+    _recover(project)
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, name, **kw)))
 
@@ -367,8 +395,27 @@ def upgrade(
     from msmvp.grow import parse_settings
     from msmvp.grow import upgrade as core
 
+    _recover(project)
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, parse_settings(set_ or []), **kw)))
+
+
+@app.command("resolve")
+def resolve(
+    path: Annotated[str, typer.Argument(help="A file an earlier run listed as a conflict.", show_default=False)],
+    keep_mine: Annotated[bool, typer.Option("--keep-mine", help="Keep your file; later runs leave it alone.")] = False,
+    take_theirs: Annotated[bool, typer.Option("--take-theirs", help="Replace it by what msmvp generates.")] = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Settle a conflict and remember the decision, so the next run exits 0."""
+    from msmvp import console
+    from msmvp.grow import resolve as core
+
+    if keep_mine == take_theirs:
+        raise typer.BadParameter("give exactly one of --keep-mine and --take-theirs", param_hint="PATH")
+    _recover(project)
+    done = _guard(lambda: core(project, path, "mine" if keep_mine else "theirs"))
+    console.resolved(done)
 
 
 class StatusFormat(enum.StrEnum):
@@ -425,6 +472,7 @@ def status(
     from msmvp import status as status_mod
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
+    _recover(root)
     # With --explain, --verify runs only that item's commands.
     only = _guard(lambda: status_mod.resolve_item_id(root, checklist, explain)) if explain and verify else None
     report = _guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify, verify_only=only))
@@ -477,6 +525,7 @@ def attest(
     from msmvp.attest import record
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
+    _recover(root)
     result = _guard(lambda: record(root, item, by=by, note=note, expires=expires, checklist_path=checklist))
     console_status.attested(result)
 

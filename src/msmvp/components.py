@@ -76,6 +76,8 @@ class Parts(_Model):
     env: list[EnvVar] = Field(default_factory=list)
     service_env: list[EnvVar] = Field(default_factory=list)
     ci_checks: list[CiCheck] = Field(default_factory=list)
+    # Debian/Ubuntu packages the CI test job installs (apt) before `make test` (e.g. a gateway binary).
+    test_packages: list[str] = Field(default_factory=list)
     scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
     docs: list[Doc] = Field(default_factory=list)
     gitignore: list[str] = Field(default_factory=list)
@@ -123,7 +125,7 @@ def components_dir() -> Path:
 
 def available() -> dict[str, tuple[str, ...]]:
     """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
-    return _resources.component_values()
+    return _resources.component_values(components_dir())
 
 
 @cache

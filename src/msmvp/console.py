@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from msmvp.checklist import Checklist
     from msmvp.choices import NotGenerated
     from msmvp.evidence import ItemResult
+    from msmvp.grow import Resolved
     from msmvp.options import Axis
     from msmvp.regen import Outcome
 
@@ -198,7 +199,18 @@ def regen_diff(outcome: Outcome) -> None:
 
 def conflicts_summary(outcome: Outcome) -> None:
     paths = [c.path for c in outcome.plan.conflicts]
-    error(
-        f"{len(paths)} conflict(s) to resolve: {', '.join(paths)}",
-        "edit the files (look for <<<<<<< markers), then commit; nothing else was lost",
-    )
+    error(f"{len(paths)} conflict(s) to resolve: {', '.join(paths)}", outcome.conflict_hint)
+
+
+def resolved(done: Resolved) -> None:
+    """What ``msmvp resolve`` decided."""
+    where = f" (through the symlink, in {done.target})" if done.target != done.path else ""
+    if done.choice == "mine":
+        what = "your version is back in place" if done.wrote else "your file is kept as it is"
+        err.print(
+            f"[green]Resolved[/] {done.path}: {what}{where}; later runs keep it and merge msmvp's changes into it"
+        )
+    else:
+        err.print(f"[green]Resolved[/] {done.path}: replaced by msmvp's version{where}")
+    if done.staged:
+        err.print("Staged it and .msmvp/provenance.json: commit when ready (`git add -A && git commit`).")

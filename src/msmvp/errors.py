@@ -112,6 +112,22 @@ class ReportWriteError(MsmvpError):
     default_hint = "check that the directory exists and is writable"
 
 
+class Interrupted(MsmvpError):
+    """Ctrl-C before msmvp's point of no return: everything was rolled back."""
+
+    exit_code = 130
+
+
+class BusyError(MsmvpError):
+    """Another msmvp is changing the same project."""
+
+
+class NothingToResolveError(MsmvpError):
+    """``msmvp resolve`` of a path msmvp has no pending decision about."""
+
+    default_hint = "run it on a path an earlier run listed as a conflict"
+
+
 class OptionProblemsError(MsmvpError):
     """Option values that cannot be generated together: every problem at once, each with a hint."""
 
