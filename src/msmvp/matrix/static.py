@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from msmvp import api, checklist
-from msmvp._apply import write_file
+from msmvp._apply import Write, apply
 from msmvp.matrix.checks import CHECKS, Check, CheckFailed, Target
 from msmvp.matrix.combos import Combination, label
 from msmvp.matrix.report import FAILED, MISSING, PASSED, CheckRun, MatrixRun
@@ -81,8 +81,8 @@ def render_pass(
             project = workdir / "projects" / f"{index:04d}" / PROJECT
             if project.exists():
                 shutil.rmtree(project)
-            for f in files:
-                write_file(project, f.path, f.content, f.executable)
+            writes = [Write(f.path, f.content, f.executable) for f in files]
+            apply(project, writes, operation="matrix", create_root=True)
             todo += [(check_run, project) for check_run in fresh]
         run.write_seconds += time.perf_counter() - started
     return todo
