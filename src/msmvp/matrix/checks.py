@@ -387,6 +387,58 @@ def terraform(target: Target) -> None:
 _TERRAFORM_INIT = threading.Lock()
 
 
+_MODULES_PATH = re.compile(r"--modules-path=(\S+)")
+
+
+def nginx(target: Target) -> None:
+    """``nginx -t`` on a copy whose container paths point at local stand-ins: the njs files the
+    project ships, a throwaway certificate, the machine's dynamic modules, a scratch prefix, and
+    loopback for upstream names (nginx resolves them while checking)."""
+    tool = target.tools["nginx"]
+    version = run_tool([tool, "-V"], target)
+    found = _MODULES_PATH.search(version)
+    modules = found.group(1) if found else "/usr/lib/nginx/modules"
+    cert, key = _self_signed()
+    certs = target.scratch / "certs"
+    certs.mkdir()
+    (certs / "tls.crt").write_bytes(cert)
+    (certs / "tls.key").write_bytes(key)
+    (target.scratch / "tmp" / "nginx").mkdir(parents=True)
+    text = re.sub(r"(\s)/tmp/", rf"\g<1>{target.scratch}/tmp/", target.file.read_text(encoding="utf-8"))  # noqa: S108 - rewritten away from /tmp
+    text = re.sub(r"(\s)modules/", rf"\g<1>{modules}/", text)
+    text = text.replace("/etc/nginx/njs/", f"{target.folder}/").replace("/etc/nginx/certs/", f"{certs}/")
+    text = re.sub(r"(server\s+)[a-z0-9-]+:(\d+)", r"\g<1>127.0.0.1:\g<2>", text)
+    if os.geteuid() == 0:  # nginx drops to an unprivileged user it may not find here
+        text = text.replace("worker_processes", "user root;\nworker_processes", 1)
+    copy = target.scratch / "nginx.conf"
+    copy.write_text(text, encoding="utf-8")
+    run_tool([tool, "-t", "-p", str(target.scratch), "-c", str(copy), "-e", "stderr"], target, cwd=target.scratch)
+
+
+def ansible(target: Target) -> None:
+    """``--syntax-check`` against every inventory, then ansible-lint's production profile, on a
+    copy (ansible-lint writes caches next to the playbook) with Ansible's home in scratch."""
+    work = target.scratch / "ansible"
+    shutil.copytree(target.folder, work)
+    home = target.scratch / "home"
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        ANSIBLE_HOME=str(home / ".ansible"),
+        ANSIBLE_LOCAL_TEMP=str(home / ".ansible" / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        NO_COLOR="1",
+    )
+    inventories = sorted(work.glob("inventories/*/hosts.yml")) or [None]
+    for inventory in inventories:
+        cmd = [target.tools["ansible-playbook"], "--syntax-check", target.file.name]
+        if inventory is not None:
+            cmd += ["-i", str(inventory.relative_to(work))]
+        run_tool(cmd, target, cwd=work, env=env)
+    run_tool([target.tools["ansible-lint"], "--profile", "production", "--nocolor"], target, cwd=work, env=env)
+
+
 # --- the table ------------------------------------------------------------------------------------
 # Order is only the report's order. `paths` and `reads` are fnmatch patterns ('*' crosses '/').
 
@@ -462,6 +514,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check("amtool", ("monitoring/alertmanager/alertmanager.yml",), amtool, tools=("amtool",)),
     Check("grafana-promql", ("monitoring/grafana/dashboards/*.json",), grafana_dashboard, tools=("promtool",)),
+    Check("nginx", ("gateway/nginx.conf",), nginx, reads=("{dir}/*",), tools=("nginx",)),
     Check("envoy", ("gateway/envoy.yaml",), envoy, reads=("{dir}/*",), tools=("envoy",), timeout=180),
     Check(
         "terraform",
@@ -469,6 +522,14 @@ CHECKS: tuple[Check, ...] = (
         terraform,
         reads=("{dir}/*",),
         tools=("terraform",),
+        timeout=300,
+    ),
+    Check(
+        "ansible",
+        ("infra/ansible/site.yml",),
+        ansible,
+        reads=("{dir}/*",),
+        tools=("ansible-playbook", "ansible-lint"),
         timeout=300,
     ),
 )
