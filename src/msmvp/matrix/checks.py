@@ -430,7 +430,7 @@ def ansible(target: Target) -> None:
         ANSIBLE_FORCE_COLOR="0",
         NO_COLOR="1",
     )
-    inventories = sorted(work.glob("inventories/*/hosts.yml")) or [None]
+    inventories: list[Path | None] = [*sorted(work.glob("inventories/*/hosts.yml"))] or [None]
     for inventory in inventories:
         cmd = [target.tools["ansible-playbook"], "--syntax-check", target.file.name]
         if inventory is not None:
