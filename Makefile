@@ -17,7 +17,7 @@ else
 MARKERS ?= not slow
 endif
 
-.PHONY: help tools install test test-all pytest lint bench
+.PHONY: help tools install test test-all pytest lint bench matrix
 
 help:
 	@echo "make test      install tools + msmvp, then run the tests except the slow end-to-end ones"
@@ -25,6 +25,7 @@ help:
 	@echo "make pytest    run the tests only (MARKERS='not slow' by default)"
 	@echo "make lint      ruff + mypy"
 	@echo "make bench     measure new, status and add-service (see BENCHMARKS.md)"
+	@echo "make matrix    render + check every combination, make test a pairwise set (docs/matrix.md)"
 
 $(VENV)/bin/python:
 	@python3 -c 'import ensurepip' 2>/dev/null || { echo "python3 cannot make virtualenvs: sudo apt-get install python3-venv" >&2; exit 1; }
@@ -58,3 +59,10 @@ bench:
 	$(PYTHON) bench/bench_new.py
 	$(PYTHON) bench/bench_status.py
 	$(PYTHON) bench/bench_add_service.py
+
+# The combination matrix (docs/matrix.md): the full set rendered in-process and every distinct
+# artifact checked by its real tool, then a pairwise covering set's own `make install && make
+# test`. Reports: matrix-results/matrix.md and matrix-results/matrix.junit.xml.
+MATRIX_ARGS ?=
+matrix: $(PYTHON)
+	$(PYTHON) -m msmvp.matrix all --out matrix-results $(MATRIX_ARGS)

@@ -134,3 +134,7 @@ class OptionProblemsError(MsmvpError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(m for m, _ in problems), problems[0][1] if len(problems) == 1 else "")
         self.problems = problems
+
+
+class MatrixSelectionError(MsmvpError):
+    """A combination-matrix selection, axis or shard that does not exist (msmvp's own CI)."""
