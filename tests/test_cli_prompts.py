@@ -85,12 +85,17 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
         prompt = term.expect(":")
         assert "[both/compose/kubernetes] (both)" in prompt
         term.send("kubernetes")
+        prompt = term.expect("gateway — ", timeout=20) + term.expect(":")
+        assert "[envoy/nginx/traefik] (envoy)" in prompt, prompt
+        term.send("")  # Enter takes the default
+        term.expect("ci — ")
+        term.expect(":")
+        term.send("")
         prompt = term.expect("iac — ", timeout=20) + term.expect(":")
-        assert "[terraform/none]" in prompt, prompt  # ansible is modelled but not built: not offered
-        term.send("ansible")
+        assert "[terraform/ansible/none]" in prompt, prompt
+        term.send("ansibel")  # a typo is refused at once, and the question asked again
         refused = term.expect("iac — ")
-        assert "error: iac=ansible is planned but not built yet" in refused
-        assert "hint: choose terraform or none" in refused
+        assert "error: iac='ansibel' is not a value of iac" in refused, refused
         term.expect(":")
         term.send("none")
         prompt = term.expect("cache — ") + term.expect(":")
@@ -110,19 +115,19 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
     # With iac none two items stay open, and the output says why.
     assert "2 not generated:" in rest
     assert "4.4   Encrypt Data at Rest" in rest
-    assert "iac=terraform would generate it (here iac=none)" in rest
     assert "iac=terraform or ansible would generate it (here iac=none)" in rest
+    assert "ci=" not in rest.split("5.1", 1)[1].split("note:", 1)[0]  # ci=github does its part
 
 
 def test_every_flag_problem_is_reported_before_any_question(tmp_path: Path) -> None:
-    flags = ["--messaging", "none", "--data", "eventual", "--gateway", "nginx"]
+    flags = ["--messaging", "none", "--data", "eventual", "--discovery", "etcd"]
     term = Terminal(["new", "shop", *flags, "--output-dir", str(tmp_path)], tmp_path)
     code, out = term.finish()
     errors = [line for line in out.splitlines() if line.startswith("error: ")]
     assert code == 1, out
     assert len(errors) == 3, out
     assert "data=eventual is planned but not built yet" in errors[0]
-    assert "gateway=nginx is planned but not built yet" in errors[1]
+    assert "discovery=etcd is planned but not built yet" in errors[1]
     assert "data=eventual, messaging=none: eventual consistency needs a message broker" in errors[2]
     assert " — " not in out  # no question was asked
     assert list(tmp_path.iterdir()) == []
@@ -159,7 +164,7 @@ def test_an_answers_file_gets_every_problem_at_once(tmp_path: Path) -> None:
     from msmvp.cli import app
 
     answers = tmp_path / "answers.yaml"
-    answers.write_text("options: {gateway: nginx, data: eventual}\n")
+    answers.write_text("options: {discovery: etcd, data: eventual}\n")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["new", "shop", "--answers", str(answers), "--output-dir", str(out)])
     assert result.exit_code == 1

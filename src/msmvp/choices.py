@@ -110,14 +110,20 @@ def _option_alternatives(result: ItemResult, options: Mapping[str, str]) -> str:
     """'iac=terraform or ansible would generate it (here iac=none)', from the item's generators."""
     from msmvp.checklist import matches
 
+    gens = result.item.generated_by
+    # An axis whose chosen value already has a generator is not the reason (ci=github generates
+    # its part of 5.1 even when iac=none does not generate the rest).
+    satisfied = {axis for gen in gens if matches(gen.when, options) for axis in gen.when}
     wanted: dict[str, list[str]] = {}
-    for gen in result.item.generated_by:
+    for gen in gens:
         if matches(gen.when, options):
             continue
         for axis, values in gen.when.items():
-            if options.get(axis) not in values:
+            if axis not in satisfied and options.get(axis) not in values:
                 wanted.setdefault(axis, [])
                 wanted[axis] += [v for v in values if v not in wanted[axis]]
+    order = {a.name: a.values for a in AXES}
+    wanted = {axis: sorted(values, key=list(order.get(axis, values)).index) for axis, values in wanted.items()}
     return "; ".join(
         f"{axis}={' or '.join(values)} would generate it (here {axis}={options.get(axis)})"
         for axis, values in wanted.items()
