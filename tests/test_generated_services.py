@@ -92,7 +92,15 @@ def test_dockerfiles_pass_hadolint(project: Path) -> None:
 def test_services_are_asyncio_with_workers_from_the_environment(default_project: Path) -> None:
     for service in _services(default_project):
         requirements = (service / "requirements.txt").read_text(encoding="utf-8")
-        for needed in ("sqlalchemy[asyncio]", "aiosqlite", "asyncpg", "purgatory", "uvloop", "httptools"):
+        for needed in (
+            "sqlalchemy[asyncio]",
+            "aiosqlite",
+            "asyncpg",
+            "purgatory",
+            "uvloop",
+            "httptools",
+            "opentelemetry-sdk",
+        ):
             assert needed in requirements, f"{service.name}: {needed} missing"
         for sync_only in ("psycopg", "pybreaker"):
             assert sync_only not in requirements, f"{service.name}: {sync_only} is a synchronous leftover"
