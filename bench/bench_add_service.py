@@ -1,10 +1,11 @@
-"""Measure `msmvp add-service` on a 5-service project that carries user edits.
+"""Measure `msmvp add-service` on a 50-service project against the same on a 5-service one, run
+alternately; both projects carry hand edits, one of them where the new render also changes.
 
-    python bench/bench_add_service.py [--runs 15]
+    python bench/bench_add_service.py [--runs 15] [--small 5] [--large 50]
 
-Each run starts from the same committed project (5 services; three generated files edited by
-hand and committed, one of them in a place the new render also changes), then times one
-`msmvp add-service` as a subprocess. Budget (PRODUCT.md): <= 0.5 s median.
+Each run copies the committed project (the copy is not timed), then times one
+`msmvp add-service shipping --calls s1` (commit included). Budget (issue 13, PRODUCT.md): on 50
+services <= 1.5x on 5.
 """
 
 from __future__ import annotations
@@ -12,24 +13,24 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _timing import run_once
+from _timing import Case, alternate, header, ratio
 
-SERVICES = "users,orders,billing,catalog,payments"
+BUDGET = 1.5
 
 
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def prepare(root: Path) -> Path:
+def prepare(root: Path, services: int) -> Path:
+    names = ",".join(f"s{i}" for i in range(1, services + 1))
     subprocess.run(
-        [sys.executable, "-m", "msmvp", "new", "shop", "--defaults", "--services", SERVICES],
+        [sys.executable, "-m", "msmvp", "new", "shop", "--defaults", "--services", names],
         cwd=root,
         check=True,
         capture_output=True,
@@ -37,7 +38,7 @@ def prepare(root: Path) -> Path:
     project = root / "shop"
     compose = project / "deploy/compose/compose.yaml"
     compose.write_text("# edited by ops\n" + compose.read_text())
-    routes = project / "services/users/users_service/routes.py"
+    routes = project / "services/s1/s1_service/routes.py"
     routes.write_text(routes.read_text() + "\n# reviewed\n")
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\nTeam notes.\n")
@@ -46,41 +47,38 @@ def prepare(root: Path) -> Path:
     return project
 
 
+def copy_of(project: Path):  # type: ignore[no-untyped-def]
+    def make(work: Path) -> Path:
+        copy = work / "shop"
+        shutil.copytree(project, copy, symlinks=True)
+        return copy
+
+    return make
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--small", type=int, default=5)
+    parser.add_argument("--large", type=int, default=50)
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@localhost",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@localhost",
-    }
-    os.environ.update(env)
-    template = Path(tempfile.mkdtemp(prefix="msmvp-bench-"))
-    try:
-        project = prepare(template)
-        walls, rss = [], []
-        for i in range(args.runs + 1):
-            work = Path(tempfile.mkdtemp(prefix="msmvp-bench-run-"))
-            try:
-                copy = work / "shop"
-                shutil.copytree(project, copy, symlinks=True)
-                wall, peak = run_once(
-                    [sys.executable, "-m", "msmvp", "add-service", "shipping", "--calls", "orders"], copy
-                )
-                if i:
-                    walls.append(wall)
-                    rss.append(peak)
-            finally:
-                shutil.rmtree(work)
-    finally:
-        shutil.rmtree(template)
-    print(f"msmvp add-service on 5 services with edits, {args.runs} runs, {os.cpu_count()} cores")
-    print(
-        f"median {statistics.median(walls):.3f} s  (min {min(walls):.3f}, max {max(walls):.3f})  peak RSS {max(rss):.0f} MB"
+    os.environ.update(
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@localhost",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@localhost",
     )
+    command = [sys.executable, "-m", "msmvp", "add-service", "shipping", "--calls", "s1"]
+    with tempfile.TemporaryDirectory(prefix="msmvp-bench-") as tmp:
+        roots = {n: Path(tmp) / str(n) for n in (args.small, args.large)}
+        for n, root in roots.items():
+            root.mkdir()
+            roots[n] = prepare(root, n)
+        header(f"msmvp add-service on {args.small} and {args.large} services with edits", args.runs)
+        small = Case(f"add-service on {args.small} services", lambda w: command, prepare=copy_of(roots[args.small]))
+        large = Case(f"add-service on {args.large} services", lambda w: command, prepare=copy_of(roots[args.large]))
+        alternate([small, large], args.runs)
+    ratio(f"{args.large} / {args.small} services", large, small, BUDGET)
 
 
 if __name__ == "__main__":

@@ -1,40 +1,50 @@
-"""Measure `msmvp new` (gateway + 3 services, defaults, git commit included): median wall time
-and peak RSS over repeated runs, beside a plain-Jinja2 render of the same template files.
+"""Measure `msmvp new` (gateway + 3 services, defaults, git commit included) against its floor: a
+plain Jinja2 render of the same template files, with Jinja's bytecode cache, run alternately.
 
     python bench/bench_new.py [--runs 15] [--services 3]
 
-Budget (PRODUCT.md): <= 0.6 s median and <= 80 MB peak on a 2-core machine.
+Budget (issue 13, PRODUCT.md): `msmvp new` <= 1.5x the cached plain-Jinja2 render, <= 80 MB.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import statistics
+import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _timing import run_once
+from _timing import Case, alternate, header, ratio
 
-# Plain Jinja2: walk both templates, render every .jinja file with the same context, write it.
-# No checklist, no provenance, no git: the floor any Jinja2-based generator pays.
-PLAIN_JINJA = r"""
-import os, sys, jinja2, yaml
-from pathlib import Path
-from msmvp import _resources
+BUDGET = 1.5
+
+# What the floor renders: msmvp's own template folders and context, computed once, up front.
+DUMP_INPUTS = r"""
+import json, sys
 from msmvp.manifest import Manifest, parse_services
 from msmvp.render import project_context, template_roots
-dest = Path(sys.argv[1]); services = sys.argv[2]
-manifest = Manifest(name="shop", services=parse_services(services))
-ctx = project_context(manifest)
-for name, contexts in (("project", [("", ctx)]),
-                       ("service", [(f"services/{s['name']}/", {**ctx, "service": s}) for s in ctx["services"]])):
-  for template in template_roots(manifest.options, name):
-    root = template / "template"
+manifest = Manifest(name="shop", services=parse_services(sys.argv[1]))
+print(json.dumps({"context": project_context(manifest),
+                  "roots": {kind: [str(r / "template") for r in template_roots(manifest.options, kind)]
+                            for kind in ("project", "service")}}))
+"""
+
+# Plain Jinja2 with a bytecode cache: walk each template folder, render every .jinja file (and its
+# path) with the context, copy the rest. No validation, checklist, provenance or git: the floor
+# any Jinja2-based generator pays. It imports nothing but Jinja2.
+PLAIN_JINJA = r"""
+import json, os, sys, jinja2
+from pathlib import Path
+inputs = json.loads(Path(sys.argv[1]).read_text()); dest = Path(sys.argv[2]); cache = sys.argv[3]
+ctx = inputs["context"]
+jobs = [(root, [("", ctx)]) for root in inputs["roots"]["project"]]
+jobs += [(root, [(f"services/{s['name']}/", {**ctx, "service": s}) for s in ctx["services"]])
+         for root in inputs["roots"]["service"]]
+for root, contexts in jobs:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined,
+                             bytecode_cache=jinja2.FileSystemBytecodeCache(cache))
     for prefix, c in contexts:
         for dirpath, _, files in os.walk(root):
             for f in files:
@@ -47,27 +57,8 @@ for name, contexts in (("project", [("", ctx)]),
                 if f.endswith(".jinja"):
                     out.write_text(env.get_template(rel).render(c))
                 else:
-                    out.write_bytes((root / rel).read_bytes())
+                    out.write_bytes(Path(root, rel).read_bytes())
 """
-
-
-def measure(label: str, make_cmd, runs: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    walls, rss = [], []
-    for i in range(runs + 1):
-        work = Path(tempfile.mkdtemp(prefix="msmvp-bench-"))
-        try:
-            wall, peak = run_once(make_cmd(work), work)
-        finally:
-            shutil.rmtree(work)
-        if i:  # the first run warms the page cache and .pyc files
-            walls.append(wall)
-            rss.append(peak)
-    result = {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls), "peak_mb": max(rss)}
-    print(
-        f"{label:<34} median {result['median_s']:.3f} s  (min {result['min_s']:.3f}, max {result['max_s']:.3f})"
-        f"  peak RSS {result['peak_mb']:.0f} MB"
-    )
-    return result
 
 
 def main() -> None:
@@ -79,24 +70,28 @@ def main() -> None:
     names += [f"svc{i}" for i in range(len(names) + 1, args.services + 1)]
     services = ",".join(names[: args.services])
     msmvp = [sys.executable, "-m", "msmvp"]
-    print(
-        f"msmvp new, {args.services} services, {args.runs} runs, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
-    )
-    measure(
-        "msmvp new (with git commit)",
-        lambda w: [*msmvp, "new", "shop", "--defaults", "--services", services],
-        args.runs,
-    )
-    measure(
-        "msmvp new --no-git",
-        lambda w: [*msmvp, "new", "shop", "--defaults", "--no-git", "--services", services],
-        args.runs,
-    )
-    measure(
-        "plain Jinja2 render, same files",
-        lambda w: [sys.executable, "-c", PLAIN_JINJA, str(w / "shop"), services],
-        args.runs,
-    )
+    with tempfile.TemporaryDirectory(prefix="msmvp-bench-floor-") as tmp:
+        inputs = Path(tmp) / "inputs.json"
+        dumped = subprocess.run([sys.executable, "-c", DUMP_INPUTS, services], check=True, capture_output=True)
+        inputs.write_bytes(dumped.stdout)
+        assert json.loads(inputs.read_text())["context"]["services"]
+        cache = Path(tmp) / "jinja-cache"
+        cache.mkdir()
+        new = Case(
+            "msmvp new (with git commit)", lambda w: [*msmvp, "new", "shop", "--defaults", "--services", services]
+        )
+        no_git = Case(
+            "msmvp new --no-git", lambda w: [*msmvp, "new", "shop", "--defaults", "--no-git", "--services", services]
+        )
+        floor = Case(
+            "floor: plain Jinja2 render, bytecode cache",
+            lambda w: [sys.executable, "-c", PLAIN_JINJA, str(inputs), str(w / "shop"), str(cache)],
+        )
+        helps = Case("msmvp --help", lambda w: [*msmvp, "--help"])
+        header(f"msmvp new, {args.services} services", args.runs)
+        alternate([new, floor, no_git, helps], args.runs)
+    ratio("msmvp new / floor", new, floor, BUDGET)
+    ratio("msmvp new --no-git / floor", no_git, floor, BUDGET)
 
 
 if __name__ == "__main__":

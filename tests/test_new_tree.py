@@ -49,16 +49,18 @@ def test_manifest_is_the_source_of_truth(default_project: Path) -> None:
 
 @pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
 def test_a_failure_half_way_leaves_nothing(exc: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = api.write_file
+    from msmvp import _apply
+
+    real = _apply.os.replace
     count = {"n": 0}
 
-    def flaky(root: Path, relpath: str, content: bytes, executable: bool = False) -> None:
+    def flaky(src: object, dst: object) -> None:
         count["n"] += 1
         if count["n"] == 10:
             raise exc
-        real(root, relpath, content, executable)
+        real(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(api, "write_file", flaky)
+    monkeypatch.setattr(_apply.os, "replace", flaky)
     with pytest.raises(type(exc)):
         api.new_project("shop", output_dir=tmp_path, git=False)
     assert list(tmp_path.iterdir()) == []

@@ -48,7 +48,15 @@ def test_wheel_ships_templates_and_checklists(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("msmvp-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "msmvp/checklists/microservices-mvp.yaml" in names
-    assert "msmvp/templates/project/copier.yml" in names
-    assert "msmvp/templates/service/copier.yml" in names
-    assert any(n.startswith("msmvp/templates/service/template/") for n in names)
+    assert "msmvp/templates/base/project/copier.yml" in names
+    assert "msmvp/templates/base/service/copier.yml" in names
+    assert any(n.startswith("msmvp/templates/base/service/template/") for n in names)
+    # Every component folder ships, with the component.yml that makes its value built.
+    shipped = {n.split("/")[3] + "/" + n.split("/")[4] for n in names if n.endswith("/component.yml")}
+    in_tree = {
+        f"{c.parent.parent.name}/{c.parent.name}"
+        for c in (REPO_ROOT / "templates" / "components").glob("*/*/component.yml")
+    }
+    assert shipped == in_tree
+    assert {"gateway/envoy", "cache/none", "deploy/both"} <= shipped
     assert "msmvp/py.typed" in names

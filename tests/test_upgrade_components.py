@@ -54,3 +54,23 @@ def test_switching_iac_off_removes_untouched_files_and_keeps_edited_ones(project
     assert not (project / "infra/terraform/main.tf").exists()
     assert "my variable" in (project / "infra/terraform/variables.tf").read_text()
     assert [c.path for c in outcome.plan.changes if c.action == "kept"] == ["infra/terraform/variables.tf"]
+
+
+def test_switching_the_gateway_moves_its_files_and_keeps_edits(project: Path) -> None:
+    _edit(project, "gateway/envoy.yaml", "my envoy tuning")
+    _edit(project, "deploy/compose/compose.yaml", "my compose edit")
+    git(project, "commit", "-qam", "user edits")
+
+    outcome = grow.upgrade(project, {"gateway": "nginx"})
+    assert not outcome.plan.conflicts
+    assert (project / "gateway/nginx.conf").is_file()
+    assert not (project / "monitoring/prometheus/tests/gateway_test.yml").read_text().count("envoy_")
+    assert "nginx" in (project / "deploy/compose/gateway.yaml").read_text()
+    assert "nginx" in (project / "scripts/gateway.py").read_text()
+    # The edited Envoy config is no longer generated: kept as the user left it, and said so.
+    kept = [c.path for c in outcome.plan.changes if c.action == "kept"]
+    assert kept == ["gateway/envoy.yaml"]
+    assert "my envoy tuning" in (project / "gateway/envoy.yaml").read_text()
+    assert "my compose edit" in (project / "deploy/compose/compose.yaml").read_text()
+    assert not (project / "tests/integration/test_gateway_envoy.py").exists()
+    assert git(project, "status", "--porcelain") == ""

@@ -1,3 +1,3 @@
-from msmvp.cli import main
+from msmvp.entry import main
 
 main()

@@ -6,6 +6,7 @@ repository root, next to ``src/``.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -25,3 +26,32 @@ def templates_dir() -> Path:
 
 def checklists_dir() -> Path:
     return _data_root() / "checklists"
+
+
+@cache
+def component_values(root: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Built values per axis: the ``components/<axis>/<value>/`` folders holding a
+    ``component.yml``. Here, not in :mod:`msmvp.components`, so the CLI can list them for
+    ``--help`` without importing the component models (and pydantic)."""
+    root = root if root is not None else templates_dir() / "components"
+    out: dict[str, tuple[str, ...]] = {}
+    if not root.is_dir():
+        return out
+    for axis_dir in sorted(root.iterdir()):
+        if axis_dir.is_dir():
+            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / "component.yml").is_file()))
+    return out
+
+
+def cache_dir(name: str) -> Path | None:
+    """``<user cache>/msmvp/<name>``, created; None when caching is off (MSMVP_NO_CACHE) or the
+    directory cannot be written. Everything kept there is keyed by its inputs and msmvp's version."""
+    if os.environ.get("MSMVP_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = Path(base) / "msmvp" / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return directory

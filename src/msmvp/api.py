@@ -3,15 +3,15 @@ or passed to a reporter callback."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from msmvp import __version__, evidence, provenance, render
+from msmvp import __version__, _apply, evidence, pipeline, provenance, render
 from msmvp import checklist as checklist_mod
 from msmvp import options as options_mod
-from msmvp._apply import check_target, staged_directory, write_file
+from msmvp._apply import check_target
 from msmvp.errors import ChecklistError
 from msmvp.manifest import MANIFEST, Manifest, Service, load_answers, parse_services
 from msmvp.names import check_name
@@ -31,6 +31,8 @@ class NewResult:
     defaulted: list[str] = field(default_factory=list)
     commit: str | None = None
     dry_run: bool = False
+    recovered: _apply.Recovery | None = None  # what an earlier, killed `new` into this folder left, undone
+    interrupted: bool = False  # Ctrl-C came past the point of no return: the project was finished
 
 
 class Reporter(Protocol):
@@ -88,10 +90,8 @@ def plan(
     manifest: Manifest, checklist: checklist_mod.Checklist
 ) -> tuple[list[render.PlannedFile], list[evidence.ItemResult]]:
     """Render the project and evaluate the checklist against the rendered files."""
-    files = render.render(manifest)
-    source = evidence.MemorySource({f.path: f.content for f in files})
-    results = evidence.evaluate_all(checklist, manifest.options, manifest.service_contexts(), source)
-    return files, results
+    generation = pipeline.generate(manifest, checklist)
+    return generation.files, generation.results
 
 
 def new_project(
@@ -107,7 +107,7 @@ def new_project(
     dry_run: bool = False,
     reporter: Reporter | None = None,
 ) -> NewResult:
-    """Create a project: validate everything, render in memory, then write atomically."""
+    """Create a project: validate everything, render in memory, then write it in one transaction."""
     reporter = reporter or _Silent()
     manifest, defaulted = build_manifest(
         name,
@@ -117,6 +117,7 @@ def new_project(
         checklist=CUSTOM_CHECKLIST if checklist else None,
     )
     target = target if target is not None else output_dir / name
+    recovered = None if dry_run else _apply.recover(target)  # a `new` killed half way left its journal here
     check_target(target)
     if checklist is not None:
         loaded = checklist_mod.load(checklist)
@@ -124,42 +125,49 @@ def new_project(
         raise ChecklistError(f"the answers name checklist {manifest.checklist!r}", hint="pass it with --checklist FILE")
     else:
         loaded = checklist_mod.load()
-    files, results = plan(manifest, loaded)
-    by_file = evidence.items_by_file(results)
-    files = [
-        render.PlannedFile(f.path, f.content, f.template, f.executable, tuple(by_file.get(f.path, ()))) for f in files
-    ]
-    result = NewResult(target, manifest, files, results, defaulted, dry_run=dry_run)
+    generation = pipeline.generate(manifest, loaded)
+    files, results = generation.files, generation.results
+    result = NewResult(target, manifest, files, results, defaulted, dry_run=dry_run, recovered=recovered)
     if dry_run:
         return result
 
-    # An item is ticked once the last file its evidence names has been written.
+    extra = {
+        MANIFEST: manifest.to_yaml().encode(),
+        provenance.PROVENANCE: generation.provenance(),
+    }
+    if checklist is not None:
+        extra[CUSTOM_CHECKLIST] = checklist.read_bytes()
+    writes = [_apply.Write(f.path, f.content, f.executable) for f in files]
+    writes += [_apply.Write(path, content) for path, content in extra.items()]
+    commit = None
+    if git:
+        committed = {f.path: (f.content, f.executable) for f in files}
+        committed.update({path: (content, False) for path, content in extra.items()})
+        commit = _apply.CommitSpec(f"Generate {name} with msmvp {__version__}", committed, init=True)
+    applied = _apply.apply(
+        target, writes, operation=f"new {name}", commit=commit, create_root=True, progress=_ticker(results, reporter)
+    )
+    result.commit = applied.commit
+    result.interrupted = applied.interrupted
+    return result
+
+
+def _ticker(results: list[evidence.ItemResult], reporter: Reporter) -> Callable[[str], None]:
+    """Tell the reporter of each file, and of each item once the last file its evidence names is written."""
     remaining = {r.item.id: set(r.files) for r in results if r.scaffolded}
     waiting: dict[str, list[str]] = {}
     for item_id, paths in remaining.items():
         for p in paths:
             waiting.setdefault(p, []).append(item_id)
     by_id = {r.item.id: r for r in results}
-    with staged_directory(target) as stage:
-        for f in files:
-            write_file(stage, f.path, f.content, f.executable)
-            reporter.file_written(f.path)
-            for item_id in waiting.get(f.path, ()):
-                remaining[item_id].discard(f.path)
-                if not remaining[item_id]:
-                    reporter.item_done(by_id[item_id])
-        extra = {
-            MANIFEST: manifest.to_yaml().encode(),
-            provenance.PROVENANCE: provenance.build(files, by_file, __version__, manifest.model_dump(mode="json")),
-        }
-        if checklist is not None:
-            extra[CUSTOM_CHECKLIST] = checklist.read_bytes()
-        for path, content in extra.items():
-            write_file(stage, path, content)
-        if git:
-            from msmvp.gitops import init_and_commit
 
-            committed = {f.path: (f.content, f.executable) for f in files}
-            committed.update({path: (content, False) for path, content in extra.items()})
-            result.commit = init_and_commit(stage, f"Generate {name} with msmvp {__version__}", committed)
-    return result
+    def written(path: str) -> None:
+        if path in (MANIFEST, provenance.PROVENANCE, CUSTOM_CHECKLIST):
+            return
+        reporter.file_written(path)
+        for item_id in waiting.get(path, ()):
+            remaining[item_id].discard(path)
+            if not remaining[item_id]:
+                reporter.item_done(by_id[item_id])
+
+    return written

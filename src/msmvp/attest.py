@@ -198,11 +198,10 @@ def attest(
             f"{item.id} is not a human item: its evidence is checked by `msmvp status`, and this attestation "
             "makes it count as done even when that evidence fails"
         )
+    from msmvp import _apply
+
     path = root / ATTESTATIONS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(dump(current), encoding="utf-8")
-    tmp.replace(path)
+    _apply.apply(root, [_apply.Write(ATTESTATIONS, dump(current).encode())], operation=f"attest {item.id}")
     return AttestResult(path, entry, item, replaced, tuple(notes))
 
 

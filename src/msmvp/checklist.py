@@ -6,6 +6,9 @@ the schema below and reports the first problem as ``FILE:LINE: item ID: problem`
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -207,6 +210,9 @@ def _load_cached(path: str) -> Checklist:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ChecklistError(f"{shown}: cannot read checklist: {exc.strerror}", hint="check the path") from None
+    entry = _cache_entry(shown, text)
+    if entry is not None and (hit := _from_cache(entry)) is not None:
+        return hit
     try:
         raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -214,7 +220,45 @@ def _load_cached(path: str) -> Checklist:
         line = mark.line + 1 if mark else 0
         problem = getattr(exc, "problem", None) or str(exc)
         raise ChecklistError(f"{shown}:{line}: not valid YAML: {problem}", hint="fix the YAML syntax") from None
-    return _build(shown, raw)
+    built = _build(shown, raw)
+    if entry is not None:
+        _to_cache(entry, built)
+    return built
+
+
+def _cache_entry(path: str, text: str) -> Path | None:
+    """Where the validated checklist is kept between runs, keyed by every input's bytes and
+    msmvp's version (None when caching is off).
+
+    Validating the items and merging every component's evidence costs more than the rest of a
+    `msmvp status`; the pickle of the result loads in a few milliseconds.
+    """
+    from msmvp import __version__, components
+
+    directory = _resources.cache_dir("checklists")
+    if directory is None:
+        return None
+    digest = hashlib.sha256(f"{__version__}\0{path}\0{text}".encode())
+    for spec in sorted(components.components_dir().glob("*/*/component.yml")):
+        digest.update(spec.as_posix().encode() + b"\0" + spec.read_bytes())
+    return directory / f"{digest.hexdigest()}.pickle"
+
+
+def _from_cache(entry: Path) -> Checklist | None:
+    try:
+        loaded = pickle.loads(entry.read_bytes())  # noqa: S301 - written by msmvp into the user's own cache
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return loaded if isinstance(loaded, Checklist) else None
+
+
+def _to_cache(entry: Path, checklist: Checklist) -> None:
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(pickle.dumps(checklist))
+        os.replace(tmp, entry)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _fail(path: str, line: int, problem: str, item_id: str | None = None) -> ChecklistError:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import enum
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import typer
 
 from msmvp import __version__
+from msmvp._resources import component_values
 from msmvp.options import AXES
 
 app = typer.Typer(
@@ -50,9 +53,30 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         from msmvp import console
+        from msmvp._apply import interrupted_message
 
-        console.error("interrupted; nothing was changed")
+        console.error(interrupted_message())
         raise typer.Exit(130) from None
+
+
+def _said_recovered(recovery: Any) -> None:
+    if recovery is not None:
+        from msmvp import console
+
+        console.info(f"msmvp: {recovery.describe()}")
+        for note in recovery.notes:
+            console.info(f"  {note}")
+
+
+def _recover(root: Path) -> None:
+    """Undo (or finish) what an interrupted msmvp left in ``root``, and say what was done."""
+    from msmvp._apply import TXN
+
+    if not (root / TXN).is_dir():
+        return
+    from msmvp._apply import recover
+
+    _said_recovered(_guard(lambda: recover(root)))
 
 
 def _version(value: bool) -> None:
@@ -71,6 +95,52 @@ def _root(
     _state["debug"] = debug
 
 
+def _report_problems(fn: Callable[[], T]) -> T:
+    """Run an option check; its problems are printed all at once, one line each, then exit 1."""
+    from msmvp.errors import OptionProblemsError
+
+    try:
+        return fn()
+    except OptionProblemsError as exc:
+        if _state["debug"]:
+            raise
+        from msmvp import console
+
+        for message, hint in exc.problems:
+            console.error(message, hint)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _ask_options(chosen: dict[str, str]) -> dict[str, str]:
+    """Ask each unanswered option in turn, offering only the values that can still be generated;
+    an answer that cannot is refused at once, with why, and asked again."""
+    from msmvp import choices, console
+
+    for axis in choices.to_ask(chosen):
+        values = choices.offered(axis, chosen)
+        if len(values) <= 1:
+            # Nothing to choose: say what is taken and why the rest is not offered.
+            if not values:
+                raise typer.Exit(1)  # the rules leave no value: unreachable with the option model's rules
+            chosen[axis.name] = values[0]
+            console.decided(axis, values[0], choices.excluded(axis, chosen))
+            continue
+        default = axis.default if axis.default in values else values[0]
+        while True:
+            try:
+                value = console.ask_choice(axis, values, default)
+            except EOFError:
+                console.error("no answer (end of input)", "nothing was written; pass --defaults to ask nothing")
+                raise typer.Exit(1) from None
+            found = choices.answer_problems(axis, value, chosen)
+            if not found:
+                break
+            for problem in found:
+                console.error(problem.message, problem.hint)
+        chosen[axis.name] = value
+    return chosen
+
+
 def _new(
     name: str,
     services: Optional[str],
@@ -82,32 +152,44 @@ def _new(
     checklist: Optional[Path],
     **axes: Optional[enum.Enum],
 ) -> None:
-    from msmvp import console
+    from msmvp import choices, console
     from msmvp.api import new_project
+    from msmvp.options import defaults as option_defaults
 
-    chosen: dict[str, str | None] = {k: (v.value if v is not None else None) for k, v in axes.items()}
+    chosen: dict[str, str] = {k: v.value for k, v in axes.items() if v is not None}
     if not defaults and answers is None and console.stdin_is_interactive():
-        for axis in AXES:
-            if chosen[axis.name] is None and axis.asked:
-                chosen[axis.name] = console.ask_choice(axis)
+        # Flags first, all their problems at once, before a single question.
+        _report_problems(lambda: choices.check(chosen))
+        chosen = _ask_options(chosen)
+    else:
+        from msmvp.manifest import load_answers
+
+        given = dict(chosen)
+        if answers is not None:
+            file = answers
+            given = {**_guard(lambda: load_answers(file)).options, **chosen}
+        _report_problems(lambda: choices.check({**option_defaults(), **given}))
+    reporter = console.NewReporter()
     result = _guard(
         lambda: new_project(
             name,
             output_dir=output_dir,
             services=services,
-            options=chosen,
+            options=dict(chosen),
             answers=answers,
             checklist=checklist,
             git=not no_git,
             dry_run=dry_run,
-            reporter=None if dry_run else console.NewReporter(),
+            reporter=None if dry_run else reporter,
         )
     )
+    _said_recovered(result.recovered)
+    reporter.print_ticks()
     console.defaulted(result.defaulted, result.manifest.options)
     if dry_run:
         console.print_plan(result)
     else:
-        console.new_summary(result)
+        console.new_summary(result, choices.not_generated(result.items, result.manifest.options))
 
 
 def _build_new_command() -> Callable[..., None]:
@@ -122,7 +204,8 @@ def _build_new_command() -> Callable[..., None]:
     kw = inspect.Parameter.KEYWORD_ONLY
     for axis in AXES:
         choices = enum.Enum(axis.name.capitalize(), {v: v for v in axis.values})  # type: ignore[misc]
-        not_built = [v for v in axis.values if v not in axis.built]
+        built = component_values().get(axis.name, ())  # not axis.built: that imports the component models
+        not_built = [v for v in axis.values if v not in built]
         extra = f" Not built yet: {', '.join(not_built)}." if not_built else ""
         params.append(
             inspect.Parameter(
@@ -255,6 +338,10 @@ def _report_regen(outcome: Any) -> None:
     console.regen_report(outcome)
     if outcome.dry_run:
         console.regen_diff(outcome)
+    for note in outcome.notes:
+        console.info(f"  {note}")
+    if outcome.interrupted:
+        console.info("Interrupted after every file was written: msmvp finished the run instead of stopping half way.")
     if outcome.plan.conflicts:
         console.conflicts_summary(outcome)
         raise typer.Exit(CONFLICT_EXIT)
@@ -272,6 +359,7 @@ def add_service(
     """Add a service and re-render every file that lists services. Exit 3 on conflicts."""
     from msmvp.grow import add_service as core
 
+    _recover(project)
     callees = [c.strip() for c in calls.split(",")] if calls else []
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, name, callees, **kw)))
@@ -288,6 +376,7 @@ def remove_service(
     """Remove a service; its files you edited are kept and listed. Exit 3 on conflicts."""
     from msmvp.grow import remove_service as core
 
+    _recover(project)
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, name, **kw)))
 
@@ -306,8 +395,27 @@ def upgrade(
     from msmvp.grow import parse_settings
     from msmvp.grow import upgrade as core
 
+    _recover(project)
     kw = {"dry_run": dry_run, "allow_dirty": allow_dirty, "commit": not no_commit}
     _report_regen(_guard(lambda: core(project, parse_settings(set_ or []), **kw)))
+
+
+@app.command("resolve")
+def resolve(
+    path: Annotated[str, typer.Argument(help="A file an earlier run listed as a conflict.", show_default=False)],
+    keep_mine: Annotated[bool, typer.Option("--keep-mine", help="Keep your file; later runs leave it alone.")] = False,
+    take_theirs: Annotated[bool, typer.Option("--take-theirs", help="Replace it by what msmvp generates.")] = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Settle a conflict and remember the decision, so the next run exits 0."""
+    from msmvp import console
+    from msmvp.grow import resolve as core
+
+    if keep_mine == take_theirs:
+        raise typer.BadParameter("give exactly one of --keep-mine and --take-theirs", param_hint="PATH")
+    _recover(project)
+    done = _guard(lambda: core(project, path, "mine" if keep_mine else "theirs"))
+    console.resolved(done)
 
 
 class StatusFormat(enum.StrEnum):
@@ -364,6 +472,7 @@ def status(
     from msmvp import status as status_mod
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
+    _recover(root)
     # With --explain, --verify runs only that item's commands.
     only = _guard(lambda: status_mod.resolve_item_id(root, checklist, explain)) if explain and verify else None
     report = _guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify, verify_only=only))
@@ -416,9 +525,34 @@ def attest(
     from msmvp.attest import record
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
+    _recover(root)
     result = _guard(lambda: record(root, item, by=by, note=note, expires=expires, checklist_path=checklist))
     console_status.attested(result)
 
 
+def _exit_now(code: str | int | None) -> NoReturn:
+    """Exit with ``code`` without tearing the interpreter down.
+
+    By the time a command returns, every file it wrote is closed and its child processes have
+    been waited for; freeing the loaded modules and objects (pydantic schemas, Jinja templates,
+    GitPython) took 0.1-0.2 s of each run. Only the standard streams need flushing. Under coverage
+    or a profiler (their data is saved at exit) the normal exit is kept.
+    """
+    if "coverage" in sys.modules or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # e.g. stdout piped into `head`, which has gone
+        status = status or 1
+    os._exit(status)
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_now(exc.code if isinstance(exc.code, str | int) or exc.code is None else 1)

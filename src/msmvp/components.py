@@ -76,6 +76,8 @@ class Parts(_Model):
     env: list[EnvVar] = Field(default_factory=list)
     service_env: list[EnvVar] = Field(default_factory=list)
     ci_checks: list[CiCheck] = Field(default_factory=list)
+    # Debian/Ubuntu packages the CI test job installs (apt) before `make test` (e.g. a gateway binary).
+    test_packages: list[str] = Field(default_factory=list)
     scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
     docs: list[Doc] = Field(default_factory=list)
     gitignore: list[str] = Field(default_factory=list)
@@ -121,17 +123,9 @@ def components_dir() -> Path:
     return _resources.templates_dir() / "components"
 
 
-@cache
 def available() -> dict[str, tuple[str, ...]]:
     """Built values per axis: the folders that hold a ``component.yml`` (no YAML is read)."""
-    root = components_dir()
-    out: dict[str, tuple[str, ...]] = {}
-    if not root.is_dir():
-        return out
-    for axis_dir in sorted(root.iterdir()):
-        if axis_dir.is_dir():
-            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / COMPONENT_FILE).is_file()))
-    return out
+    return _resources.component_values(components_dir())
 
 
 @cache

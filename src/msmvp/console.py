@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
     from msmvp.api import NewResult
     from msmvp.checklist import Checklist
+    from msmvp.choices import NotGenerated
     from msmvp.evidence import ItemResult
+    from msmvp.grow import Resolved
     from msmvp.options import Axis
     from msmvp.regen import Outcome
 
@@ -39,43 +42,71 @@ def stdin_is_interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def ask_choice(axis: Axis) -> str:
+def ask_choice(axis: Axis, values: Sequence[str], default: str) -> str:
+    """One option's question, on stderr; the answer is checked by the caller."""
     from rich.prompt import Prompt
 
-    return Prompt.ask(
-        f"[bold]{axis.name}[/] — {axis.help}", choices=list(axis.values), default=axis.default, console=err
-    )
+    shown = "/".join(values)
+    return Prompt.ask(f"[bold]{axis.name}[/] — {axis.help} [magenta]\\[{shown}][/]", default=default, console=err)
+
+
+def decided(axis: Axis, value: str, excluded: Mapping[str, str]) -> None:
+    """An option with one possible value is not asked: say what it is and why."""
+    why = "; ".join(f"{v}: {reason}" for v, reason in excluded.items())
+    err.print(f"[bold]{axis.name}[/] — {axis.help}: [green]{value}[/]" + (f" [dim]({why})[/]" if why else ""))
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _item_order(item_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in item_id.split("."))
 
 
 class NewReporter:
-    """Ticks checklist items on stderr as ``new`` writes the files that satisfy them."""
+    """Ticks checklist items as ``new`` writes the files that satisfy them; they are printed in
+    checklist order once the last file is written (writing takes milliseconds)."""
 
     def __init__(self) -> None:
         self.files = 0
+        self.done: list[ItemResult] = []
 
     def file_written(self, path: str) -> None:
         self.files += 1
 
     def item_done(self, result: ItemResult) -> None:
-        item = result.item
-        mark = "[yellow]◐[/]" if item.human else "[green]✓[/]"
-        err.print(f"  {mark} {item.id:<5} {item.title} [dim]({len(result.files)} files)[/]")
+        self.done.append(result)
+
+    def print_ticks(self) -> None:
+        lines = []
+        for result in sorted(self.done, key=lambda r: _item_order(r.item.id)):
+            item = result.item
+            mark = "[yellow]◐[/]" if item.human else "[green]✓[/]"
+            lines.append(f"  {mark} {item.id:<5} {escape(item.title)} [dim]({_files(len(result.files))})[/]")
+        if lines:
+            err.print("\n".join(lines))  # one print: rich's per-call cost times 50 items showed
+        self.done.clear()
 
 
-def new_summary(result: NewResult) -> None:
+def new_summary(result: NewResult, missing: Sequence[NotGenerated] = ()) -> None:
+    """Counts, the applicable items not generated and why, where the project is and what next."""
     applicable = [r for r in result.items if r.applicable]
     scaffolded = [r for r in applicable if r.scaffolded and not r.item.human]
     human = [r for r in applicable if r.item.human]
     na = [r for r in result.items if not r.applicable]
-    left = [r for r in applicable if not r.scaffolded and not r.item.human]
     err.print(
         f"\n[bold]{len(scaffolded)}[/] items scaffolded, [bold]{len(human)}[/] need a human"
         f" (`msmvp attest`), [bold]{len(na)}[/] not applicable"
-        + (f", [bold red]{len(left)}[/] not generated: {', '.join(r.item.id for r in left)}" if left else "")
+        + (f", [bold red]{len(missing)}[/] not generated:" if missing else "")
     )
+    for gap in missing:
+        err.print(f"  [red]✗[/] {gap.id:<5} {gap.title}")
+        for reason in gap.reasons:
+            err.print(f"          [dim]{escape(reason)}[/]")
     where = result.target
     err.print(
-        f"[green]Created[/] {where} ({len(result.files)} files"
+        f"[green]Created[/] {where} ({_files(len(result.files))}"
         + (f", commit {result.commit[:8]})" if result.commit else ")")
     )
     err.print(f"Next: cd {where} && make install && make dev")
@@ -168,7 +199,18 @@ def regen_diff(outcome: Outcome) -> None:
 
 def conflicts_summary(outcome: Outcome) -> None:
     paths = [c.path for c in outcome.plan.conflicts]
-    error(
-        f"{len(paths)} conflict(s) to resolve: {', '.join(paths)}",
-        "edit the files (look for <<<<<<< markers), then commit; nothing else was lost",
-    )
+    error(f"{len(paths)} conflict(s) to resolve: {', '.join(paths)}", outcome.conflict_hint)
+
+
+def resolved(done: Resolved) -> None:
+    """What ``msmvp resolve`` decided."""
+    where = f" (through the symlink, in {done.target})" if done.target != done.path else ""
+    if done.choice == "mine":
+        what = "your version is back in place" if done.wrote else "your file is kept as it is"
+        err.print(
+            f"[green]Resolved[/] {done.path}: {what}{where}; later runs keep it and merge msmvp's changes into it"
+        )
+    else:
+        err.print(f"[green]Resolved[/] {done.path}: replaced by msmvp's version{where}")
+    if done.staged:
+        err.print("Staged it and .msmvp/provenance.json: commit when ready (`git add -A && git commit`).")

@@ -40,6 +40,16 @@ def _level(level: str) -> Text:
     return Text(level, style=LEVEL_STYLE.get(level, ""))
 
 
+def _level_with_target(s: ItemStatus) -> Text:
+    """The level reached, and for an item not done the level it still needs (dim)."""
+    from msmvp.report import level_target
+
+    text = _level(s.level)
+    if target := level_target(s):
+        text.append(f"\n→ {target}", style="dim")  # on a line of its own: the column stays narrow
+    return text
+
+
 def _why(s: ItemStatus) -> str:
     if not s.applicable:
         return s.reason
@@ -72,7 +82,7 @@ def _phase_table(report: StatusReport, phase: int) -> Table:
             s.item.title + (" (human)" if s.item.human else ""),
             Text(s.item.priority, style=PRIORITY_STYLE[s.item.priority]),
             f"{s.item.effort_days:g} d",
-            _level(s.level),
+            _level_with_target(s),
             _why(s),
         )
     return table

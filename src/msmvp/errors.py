@@ -110,3 +110,31 @@ class ReportWriteError(MsmvpError):
     """The report file given with ``--output`` cannot be written."""
 
     default_hint = "check that the directory exists and is writable"
+
+
+class Interrupted(MsmvpError):
+    """Ctrl-C before msmvp's point of no return: everything was rolled back."""
+
+    exit_code = 130
+
+
+class BusyError(MsmvpError):
+    """Another msmvp is changing the same project."""
+
+
+class NothingToResolveError(MsmvpError):
+    """``msmvp resolve`` of a path msmvp has no pending decision about."""
+
+    default_hint = "run it on a path an earlier run listed as a conflict"
+
+
+class OptionProblemsError(MsmvpError):
+    """Option values that cannot be generated together: every problem at once, each with a hint."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(m for m, _ in problems), problems[0][1] if len(problems) == 1 else "")
+        self.problems = problems
+
+
+class MatrixSelectionError(MsmvpError):
+    """A combination-matrix selection, axis or shard that does not exist (msmvp's own CI)."""

@@ -1,43 +1,169 @@
-"""Git through GitPython: initialise a repository and commit in it."""
+"""Every git operation msmvp makes, through the git command (a handful of short processes is
+cheaper than importing a git library).
+
+Children run in their own process group, so a Ctrl-C at the terminal reaches msmvp, which
+decides what to do, and never kills a git half way through writing the index or a ref.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from msmvp.errors import GitError
 
 FALLBACK_IDENTITY = {"NAME": "msmvp", "EMAIL": "msmvp@localhost"}
+ZERO = "0" * 40
 
 
-@contextmanager
-def _git() -> Iterator[Any]:
-    """Import GitPython and turn its failures into :class:`GitError`."""
+def run(
+    root: Path,
+    *args: str,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """``git ARGS`` in ``root``; a failure (when ``check``) becomes :class:`GitError`."""
     try:
-        import git
-    except ImportError as exc:  # GitPython raises ImportError when the git binary is missing
-        raise GitError(f"git is not available: {exc}") from None
-    try:
-        yield git
-    except git.GitCommandError as exc:
-        raise GitError(f"git failed: {str(exc.stderr).strip() or exc}") from None
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            input=input,
+            capture_output=True,
+            check=False,
+            env={**os.environ, **env} if env else None,
+            process_group=0,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not available") from None
+    if check and proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc
 
 
-def _ident(repo: Any, role: str) -> str:
+def is_repo(root: Path) -> bool:
+    return (root / ".git").exists()
+
+
+def dirty_paths(root: Path) -> list[str]:
+    """Paths with uncommitted changes (staged, unstaged or untracked)."""
+    out = run(root, "status", "--porcelain", "-z", "--untracked-files=all").stdout.decode()
+    paths: list[str] = []
+    fields = iter(out.split("\0"))
+    for entry in fields:
+        if not entry:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":  # a rename's source follows as its own field
+            next(fields, None)
+    return paths
+
+
+def merge_file(ours: bytes, base: bytes, theirs: bytes, labels: tuple[str, str, str]) -> tuple[bytes, bool]:
+    """``git merge-file -p``: (result, has conflicts)."""
+    with tempfile.TemporaryDirectory(prefix="msmvp-merge-") as tmp:
+        paths = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            paths.append(str(path))
+        args = [arg for label in labels for arg in ("-L", label)]
+        proc = run(Path(tmp), "merge-file", "-p", *args, *paths, check=False)
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout, proc.returncode > 0
+
+
+def cat_blob(root: Path, blob: str) -> bytes | None:
+    proc = run(root, "cat-file", "blob", blob, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def head_files(root: Path, paths: Iterable[str]) -> dict[str, bytes]:
+    """The committed content of each of ``paths`` that HEAD has (one process)."""
+    wanted = list(paths)
+    if not wanted:
+        return {}
+    request = "".join(f"HEAD:{p}\n" for p in wanted).encode()
+    out = run(root, "cat-file", "--batch", input=request, check=False).stdout
+    found: dict[str, bytes] = {}
+    pos = 0
+    for path in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        found[path] = out[pos : pos + size]
+        pos += size + 1
+    return found
+
+
+def store_blobs(root: Path, contents: Iterable[bytes]) -> list[str]:
+    """Write blobs to the object store; returns their ids."""
+    ids = []
+    for data in contents:
+        ids.append(run(root, "hash-object", "-w", "--stdin", input=data).stdout.decode().strip())
+    return ids
+
+
+def _ident(root: Path | None, role: str) -> str:
     """``Name <email> TIMESTAMP TZ`` as git would use it, or msmvp's where git has none."""
-    import git
+    proc = run(root or Path.cwd(), "var", f"GIT_{role}_IDENT", check=False)
+    if proc.returncode == 0:
+        return proc.stdout.decode().strip()
+    name = os.environ.get(f"GIT_{role}_NAME", FALLBACK_IDENTITY["NAME"])
+    email = os.environ.get(f"GIT_{role}_EMAIL", FALLBACK_IDENTITY["EMAIL"])
+    return f"{name} <{email}> {int(time.time())} +0000"
 
-    try:
-        return str(repo.git.var(f"GIT_{role}_IDENT"))
-    except git.GitCommandError:  # no identity configured anywhere
-        name = os.environ.get(f"GIT_{role}_NAME", FALLBACK_IDENTITY["NAME"])
-        email = os.environ.get(f"GIT_{role}_EMAIL", FALLBACK_IDENTITY["EMAIL"])
-        return f"{name} <{email}> {int(time.time())} +0000"
+
+def _commit_stream(ref: str, parent: str | None, message: str, root: Path, body: bytes) -> bytes:
+    msg = message.encode()
+    head = f"commit {ref}\nauthor {_ident(root, 'AUTHOR')}\ncommitter {_ident(root, 'COMMITTER')}\n".encode()
+    head += b"data %d\n%s\n" % (len(msg), msg)
+    if parent:
+        head += f"from {parent}\n".encode()
+    return head + body
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a commit: its content and mode, or None to delete it."""
+
+    content: bytes | None
+    executable: bool = False
+
+
+def _modifications(files: Mapping[str, Entry]) -> bytes:
+    body = bytearray()
+    for rel in sorted(files):
+        entry = files[rel]
+        if entry.content is None:
+            body += f"D {rel}\n".encode()
+            continue
+        body += f"M {'100755' if entry.executable else '100644'} inline {rel}\n".encode()
+        body += b"data %d\n%s\n" % (len(entry.content), entry.content)
+    return bytes(body)
+
+
+def _fast_import(root: Path, stream: bytes) -> None:
+    with tempfile.TemporaryFile() as fh:
+        fh.write(stream)
+        fh.seek(0)
+        try:
+            proc = subprocess.run(
+                ["git", "fast-import", "--quiet"], cwd=root, stdin=fh, capture_output=True, check=False, process_group=0
+            )
+        except FileNotFoundError:
+            raise GitError("git is not available") from None
+    if proc.returncode != 0:
+        raise GitError(f"git fast-import failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> str:
@@ -47,22 +173,89 @@ def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, b
     The commit is streamed through ``git fast-import`` into one pack: a fresh repo of a hundred
     files costs one process instead of a loose object (and its fsyncs) per file.
     """
-    with _git() as git:
-        repo = git.Repo.init(path, initial_branch="main")
-        stream = bytearray()
-        msg = message.encode()
-        stream += b"commit refs/heads/main\n"
-        stream += f"author {_ident(repo, 'AUTHOR')}\ncommitter {_ident(repo, 'COMMITTER')}\n".encode()
-        stream += b"data %d\n%s\n" % (len(msg), msg)
-        for rel in sorted(files):
-            content, executable = files[rel]
-            stream += f"M {'100755' if executable else '100644'} inline {rel}\n".encode()
-            stream += b"data %d\n%s\n" % (len(content), content)
-        with tempfile.TemporaryFile() as fh:
-            fh.write(stream)
-            fh.seek(0)
-            repo.git.execute(["git", "fast-import", "--quiet"], istream=fh)
-        # Index = HEAD, with stat data refreshed, so `git status` is clean at once.
-        repo.git.read_tree("HEAD")
-        repo.git.update_index("-q", "--refresh")
-        return str(repo.git.rev_parse("HEAD"))
+    run(path, "init", "-q", "--initial-branch=main")
+    entries = {rel: Entry(content, executable) for rel, (content, executable) in files.items()}
+    _fast_import(path, _commit_stream("refs/heads/main", None, message, path, _modifications(entries)))
+    # Index = HEAD, with stat data refreshed, so `git status` is clean at once.
+    run(path, "read-tree", "HEAD")
+    run(path, "update-index", "-q", "--refresh", check=False)
+    return run(path, "rev-parse", "HEAD").stdout.decode().strip()
+
+
+def head(root: Path) -> tuple[str | None, str | None]:
+    """(the commit HEAD names or None in a repo without commits, the branch ref or None when detached)."""
+    proc = run(root, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD", check=False)
+    lines = proc.stdout.decode().split()
+    if proc.returncode != 0 or len(lines) != 2:
+        ref = run(root, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
+        return None, ref or None
+    return lines[0], (lines[1] if lines[1] != "HEAD" else None)
+
+
+def commit_contents(root: Path, files: Mapping[str, Entry], message: str, *, expected_head: str | None) -> str:
+    """Commit exactly ``files`` on top of HEAD, whatever else the working tree or index holds.
+
+    The commit is built from the given contents, not from the working tree: a user's uncommitted
+    edit stays uncommitted. The index entries of these paths are set to the committed contents
+    (so they show no staged change); the rest of the index is left as it was.
+    """
+    parent, ref = head(root)
+    if parent != expected_head:
+        raise GitError(f"HEAD moved while msmvp ran (now {str(parent)[:8]})", hint="commit msmvp's changes by hand")
+    target = ref or "refs/msmvp/commit"
+    _fast_import(root, _commit_stream(target, parent, message, root, _modifications(files)))
+    sha = run(root, "rev-parse", target).stdout.decode().strip()
+    if ref is None:  # detached HEAD: move HEAD itself, drop the scratch ref
+        run(root, "update-ref", "--no-deref", "HEAD", sha)
+        run(root, "update-ref", "-d", target)
+    sync_index(root, files)
+    return sha
+
+
+def sync_index(root: Path, files: Mapping[str, Entry]) -> None:
+    """Set the index entries of ``files`` to these contents (the rest of the index is untouched)."""
+    from msmvp.provenance import git_blob_id
+
+    lines = []
+    for rel, entry in sorted(files.items()):
+        if entry.content is None:
+            lines.append(f"0 {ZERO}\t{rel}")
+        else:
+            lines.append(f"{'100755' if entry.executable else '100644'} {git_blob_id(entry.content)}\t{rel}")
+    run(root, "update-index", "--index-info", input=("\n".join(lines) + "\n").encode())
+    run(root, "update-index", "-q", "--refresh", check=False)
+
+
+def already_committed(root: Path, parent: str | None, message: str) -> str | None:
+    """HEAD, when it is a commit of ``message`` on ``parent`` (a killed run got that far)."""
+    proc = run(root, "log", "-1", "--format=%H%n%P%n%B", check=False)
+    if proc.returncode != 0:
+        return None
+    sha, parents, body = [*proc.stdout.decode().split("\n", 2), "", ""][:3]
+    if parents.strip() == (parent or "") and body.strip() == message.strip():
+        return sha.strip()
+    return None
+
+
+def record_conflicts(root: Path, conflicts: Iterable[tuple[str, bytes, bytes, bytes]]) -> None:
+    """Mark files as unmerged in git's index (stages 1-3: base, ours, theirs), as `git merge` would."""
+    lines = []
+    for path, base, ours, theirs in conflicts:
+        lines.append(f"0 {ZERO}\t{path}")
+        for stage, blob in enumerate(store_blobs(root, (base, ours, theirs)), start=1):
+            lines.append(f"100644 {blob} {stage}\t{path}")
+    if lines:
+        run(root, "update-index", "--index-info", input=("\n".join(lines) + "\n").encode())
+
+
+def unmerged_stage(root: Path, path: str, stage: int) -> bytes | None:
+    """The content of ``path`` at an unmerged index stage (2: yours), or None."""
+    proc = run(root, "show", f":{stage}:{path}", check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def stage_paths(root: Path, paths: Iterable[str]) -> None:
+    """``git add`` exactly ``paths`` (clears their unmerged state)."""
+    pathspec = sorted(set(paths))
+    if pathspec:
+        run(root, "add", "-A", "--", *pathspec)

@@ -3,14 +3,18 @@ through :mod:`msmvp.regen`, so no edit of the user's is lost."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from msmvp import __version__, evidence, provenance, regen, render
+from msmvp import __version__, _apply, evidence, gitops, pipeline, provenance, regen
 from msmvp import options as options_mod
 from msmvp.checklist import Checklist, load_named
 from msmvp.errors import (
     DirtyTreeError,
+    ManifestError,
+    NothingToResolveError,
     ServiceExistsError,
     ServiceInUseError,
     UnknownOptionError,
@@ -18,10 +22,6 @@ from msmvp.errors import (
 )
 from msmvp.manifest import MANIFEST, Manifest, Service, load
 from msmvp.names import check_name
-
-
-def _render_map(manifest: Manifest) -> dict[str, bytes]:
-    return {f.path: f.content for f in render.render(manifest)}
 
 
 def regenerate(
@@ -37,49 +37,108 @@ def regenerate(
     """Re-render ``root`` for ``manifest`` and apply it with the merge rules.
 
     ``previous`` is the manifest on disk now: the items it satisfied are not reported as new.
+    With ``allow_dirty``, the commit holds only msmvp's changes: a user's uncommitted edit stays
+    uncommitted (merged into the working tree where msmvp also changed the file).
     """
-    git = regen.is_git_repo(root)
-    if git and not allow_dirty and not dry_run:
-        dirty = regen.dirty_paths(root)
-        if dirty:
-            more = f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
-            raise DirtyTreeError(f"uncommitted changes in {', '.join(dirty[:3])}{more}")
+    git = gitops.is_repo(root)
+    dirty: set[str] = set()
+    if git and not dry_run:
+        dirty = set(gitops.dirty_paths(root))
+        if dirty and not allow_dirty:
+            listed = sorted(dirty)
+            more = f" and {len(listed) - 3} more" if len(listed) > 3 else ""
+            raise DirtyTreeError(f"uncommitted changes in {', '.join(listed[:3])}{more}")
     checklist = load_named(manifest.checklist, root)
-    files = render.render(manifest)
-    rendered = {f.path: f.content for f in files}
-    new_results = evidence.evaluate_all(
-        checklist, manifest.options, manifest.service_contexts(), evidence.MemorySource(rendered)
-    )
-    by_file = evidence.items_by_file(new_results)
+    generation = pipeline.generate(manifest, checklist)
     old = provenance.load_full(root)
-    inputs = manifest.model_dump(mode="json")
-
-    def provenance_bytes(unrecorded: set[str]) -> bytes:
-        kept = [f for f in files if f.path not in unrecorded]
-        return provenance.build(kept, by_file, __version__, inputs)
-
-    plan = regen.plan(
-        root,
-        rendered,
-        old,
-        _render_map,
-        manifest.to_yaml().encode(),
-        provenance_bytes,
-    )
+    changes = regen.plan(root, generation.rendered, old, pipeline.render_map)
+    manifest_bytes = manifest.to_yaml_over(_read_text(root / MANIFEST)).encode()
+    prov = generation.provenance(regen.kept_records(changes))
+    meta_changed = _read(root / MANIFEST) != manifest_bytes or _read(root / provenance.PROVENANCE) != prov
+    plan = regen.Plan(changes, manifest_bytes, prov, meta_changed)
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
         return outcome
     before = {r.item.id for r in _evaluate_disk(checklist, previous, root) if r.scaffolded}
-    regen.apply(root, plan)
+    executable = {f.path: f.executable for f in generation.files}
+    writes = []
+    for c in plan.effective:
+        content = None if c.action == "delete" else c.after
+        writes.append(_apply.Write(c.target, content, (executable[c.path] or None) if c.action == "create" else None))
+    writes += [_apply.Write(MANIFEST, manifest_bytes), _apply.Write(provenance.PROVENANCE, prov)]
+    spec = None
+    if git and commit and not plan.conflicts:
+        files, notes = _commit_files(root, plan, writes, dirty)
+        outcome.notes += notes
+        spec = _apply.CommitSpec(message, files, head=gitops.head(root)[0])
+    applied = _apply.apply(root, writes, operation=_operation(message), commit=spec)
+    outcome.commit = applied.commit
+    outcome.interrupted = applied.interrupted
     after = _evaluate_disk(checklist, manifest, root)
     outcome.newly_done = [r.item.id for r in after if r.scaffolded and r.item.id not in before]
-    if git:
-        if plan.conflicts:
-            regen.record_git_conflicts(root, plan.conflicts)
-        elif commit:
-            paths = [c.path for c in plan.effective] + [MANIFEST, provenance.PROVENANCE]
-            outcome.commit = regen.commit(root, paths, message)
+    if git and plan.conflicts:
+        marked = [c for c in plan.conflicts if c.action == "conflict"]
+        gitops.record_conflicts(
+            root, [(c.target, c.base or b"", c.before or b"", c.theirs or b"") for c in marked if c.before is not None]
+        )
     return outcome
+
+
+def _operation(message: str) -> str:
+    """``Add service x (msmvp add-service)`` → ``add-service``, for the journal."""
+    return message.rsplit("(msmvp ", 1)[-1].rstrip(")") if "(msmvp " in message else "regeneration"
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def _mode(root: Path, path: str, planned: bool | None) -> bool:
+    disk = root / path
+    if disk.is_file():
+        return bool(disk.stat().st_mode & 0o100)
+    return bool(planned)
+
+
+def _commit_files(
+    root: Path, plan: regen.Plan, writes: list[_apply.Write], dirty: set[str]
+) -> tuple[dict[str, tuple[bytes | None, bool]], list[str]]:
+    """What the commit holds: msmvp's change to each path, applied to what is committed.
+
+    A path without uncommitted edits is committed as written. A path the user has uncommitted
+    edits in gets msmvp's change merged into its committed version, so the edit stays out of
+    the commit (and in the working tree).
+    """
+    files: dict[str, tuple[bytes | None, bool]] = {}
+    notes: list[str] = []
+    by_target = {c.target: c for c in plan.effective}
+    touched = [w for w in writes if w.path in dirty and w.path in by_target]
+    committed = gitops.head_files(root, [w.path for w in touched])
+    for write in writes:
+        x = _mode(root, write.path, write.executable)
+        change = by_target.get(write.path)
+        if change is None or write.path not in dirty:
+            files[write.path] = (write.content, x)
+            continue
+        head = committed.get(write.path)
+        if write.content is None or head is None:
+            files[write.path] = (write.content, x)
+            continue
+        base = change.base if change.base is not None else change.before
+        if base is None or change.theirs is None:
+            notes.append(f"{write.path}: your uncommitted edit and msmvp's change are left uncommitted")
+            continue
+        content, conflicted = (change.theirs, False) if head == base else regen.merge3(head, base, change.theirs)
+        if conflicted:
+            notes.append(f"{write.path}: msmvp's change overlaps your uncommitted edit; both left uncommitted")
+            continue
+        files[write.path] = (content, x)
+        change.note = "merged with your uncommitted edit, which stays uncommitted"
+    return files, notes
 
 
 def _evaluate_disk(checklist: Checklist, manifest: Manifest, root: Path) -> list[evidence.ItemResult]:
@@ -147,3 +206,77 @@ def upgrade(root: Path, settings: Mapping[str, str] | None = None, **kw: bool) -
     changed = ", ".join(f"{k}={v}" for k, v in (settings or {}).items())
     message = f"Upgrade to msmvp {__version__}" + (f" with {changed}" if changed else "") + " (msmvp upgrade)"
     return regenerate(root, previous, manifest, message=message, **kw)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What ``msmvp resolve`` decided and wrote."""
+
+    path: str
+    choice: str  # "mine" | "theirs"
+    target: str  # where the bytes are (a symlink's target)
+    wrote: bool  # the file on disk changed
+    staged: bool
+
+
+def resolve(root: Path, path: str, choice: str) -> Resolved:
+    """Settle a conflict: keep the user's file (``mine``) or take msmvp's (``theirs``), and
+    record it in the provenance so later runs treat the path as settled."""
+    if choice not in ("mine", "theirs"):
+        raise ValueError(choice)
+    manifest = load(root)
+    rel = _project_path(root, path)
+    generation = pipeline.generate(manifest, load_named(manifest.checklist, root))
+    theirs = generation.rendered.get(rel)
+    record = generation.record(rel)
+    old = provenance.load_full(root)
+    if theirs is None or record is None:
+        raise NothingToResolveError(f"{rel} is not a file msmvp generates for this project")
+    if old is None:
+        raise ManifestError(f"no readable {provenance.PROVENANCE}", hint="run `msmvp upgrade` first")
+    target, _note = regen._where(root, rel)
+    git = gitops.is_repo(root)
+    content: bytes | None = None
+    if choice == "theirs":
+        content = theirs
+        target = target or rel  # a link out of the project is replaced by the file: the user asked for it
+    else:
+        record = dataclasses.replace(record, decision="mine")
+        yours = gitops.unmerged_stage(root, target, 2) if git and target else None
+        if yours is not None:  # a run wrote conflict markers: put the user's side back
+            content = yours
+        if git:
+            gitops.store_blobs(root, [theirs])  # the base of a later three-way merge
+    files = dict(old.files)
+    files[rel] = record
+    writes = [
+        _apply.Write(
+            provenance.PROVENANCE, provenance.dump(provenance.Provenance(old.msmvp_version, old.inputs, files))
+        )
+    ]
+    disk = root / (target or rel)
+    wrote = content is not None and (not disk.is_file() or disk.read_bytes() != content)
+    if content is not None and target is not None:
+        writes.insert(0, _apply.Write(target, content))
+    _apply.apply(root, writes, operation=f"resolve {rel}")
+    staged = False
+    if git:
+        gitops.stage_paths(root, [w.path for w in writes])
+        staged = True
+    return Resolved(rel, choice, target or rel, wrote, staged)
+
+
+def _project_path(root: Path, path: str) -> str:
+    candidate = Path(path)
+    if candidate.is_absolute():
+        try:
+            return candidate.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise NothingToResolveError(f"{path} is not inside the project {root}") from None
+    full = (Path.cwd() / candidate) if not (root / candidate).exists() and (Path.cwd() / candidate).exists() else None
+    if full is not None:
+        try:
+            return full.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return candidate.as_posix().removeprefix("./")

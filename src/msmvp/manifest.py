@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,92 @@ class Manifest(BaseModel):
             )
         return out
 
-    def to_yaml(self) -> str:
+    def _data(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["services"] = [{"name": s.name, **({"calls": s.calls} if s.calls else {})} for s in self.services]
-        return _HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+        return data
+
+    def to_yaml(self) -> str:
+        return _HEADER + yaml.safe_dump(self._data(), sort_keys=False, default_flow_style=None)
+
+    def to_yaml_over(self, previous: str) -> str:
+        """This manifest written over the text of ``previous`` (the file as the user keeps it):
+        comments, key order, quoting and indentation are kept; only what changed is rewritten."""
+        if not previous.strip():
+            return self.to_yaml()
+        try:
+            if yaml.safe_load(previous) == self._data():
+                return previous  # nothing changed: not one byte moves (and ruamel is not needed)
+        except yaml.YAMLError:
+            pass
+        from ruamel.yaml import YAML
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+        from ruamel.yaml.util import load_yaml_guess_indent
+
+        reader = YAML()
+        reader.preserve_quotes = True
+        try:
+            doc, indent, block_seq_indent = load_yaml_guess_indent(previous, yaml=reader)
+        except Exception:  # unreadable as YAML: msmvp.yaml was validated, so this is only defensive
+            return self.to_yaml()
+        if not isinstance(doc, CommentedMap):
+            return self.to_yaml()
+        new = self._data()
+        changed = False
+        for key in ("msmvp_version", "name", "checklist"):
+            if doc.get(key) != new[key]:
+                doc[key] = new[key]
+                changed = True
+        options = doc.get("options")
+        if not isinstance(options, CommentedMap):
+            doc["options"] = new["options"]
+            changed = True
+        else:
+            for key in [k for k in options if k not in new["options"]]:
+                del options[key]
+                changed = True
+            for key, value in new["options"].items():
+                if options.get(key) != value:
+                    options[key] = value
+                    changed = True
+        services = doc.get("services")
+        if not isinstance(services, CommentedSeq):
+            services = CommentedSeq()
+            doc["services"] = services
+            changed = True
+        wanted = {s["name"]: s for s in new["services"]}
+        for index in reversed(range(len(services))):
+            entry = services[index]
+            if not isinstance(entry, CommentedMap) or entry.get("name") not in wanted:
+                del services[index]
+                changed = True
+        present = {entry["name"]: entry for entry in services}
+        for name, svc in wanted.items():
+            entry = present.get(name)
+            if entry is None:
+                entry = CommentedMap(name=name)
+                services.append(entry)
+                changed = True
+            calls = svc.get("calls", [])
+            if list(entry.get("calls") or []) != calls:
+                if calls:
+                    seq = CommentedSeq(calls)
+                    seq.fa.set_flow_style()
+                    entry["calls"] = seq
+                else:
+                    entry.pop("calls", None)
+                changed = True
+        if [e["name"] for e in services] != list(wanted):
+            services.sort(key=lambda e: list(wanted).index(e["name"]))
+            changed = True
+        if not changed:
+            return previous
+        writer = reader
+        writer.indent(mapping=indent or 2, sequence=indent or 2, offset=block_seq_indent or 0)
+        writer.width = 4096
+        out = io.StringIO()
+        writer.dump(doc, out)
+        return out.getvalue()
 
 
 def parse_services(text: str) -> list[Service]:

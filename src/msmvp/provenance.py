@@ -30,6 +30,14 @@ class Record:
     sha256: str
     items: tuple[str, ...]
     blob: str = ""
+    decision: str = ""  # "mine": `msmvp resolve --keep-mine` chose the user's file over this content
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"template": self.template, "sha256": self.sha256, "blob": self.blob}
+        data["items"] = sorted(self.items)
+        if self.decision:
+            data["decision"] = self.decision
+        return data
 
 
 @dataclass(frozen=True)
@@ -46,27 +54,38 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+def record_of(f: PlannedFile, items: Sequence[str]) -> Record:
+    return Record(f.template, sha256(f.content), tuple(sorted(items)), git_blob_id(f.content))
+
+
 def build(
-    files: Sequence[PlannedFile], items: Mapping[str, list[str]], version: str, inputs: Mapping[str, Any]
+    files: Sequence[PlannedFile],
+    items: Mapping[str, list[str]],
+    version: str,
+    inputs: Mapping[str, Any],
+    keep: Mapping[str, Record | None] | None = None,
 ) -> bytes:
     """Serialise the record for ``files`` (stable, diff-friendly JSON).
 
     ``inputs`` is the manifest the files were rendered from: with the same msmvp version it
     re-renders the exact base of a later three-way merge, even after msmvp.yaml was edited.
+    ``keep`` overrides the record of a path: an earlier record msmvp keeps (or None: no record).
     """
+    records = {f.path: record_of(f, items.get(f.path, [])) for f in files}
+    for path, record in (keep or {}).items():
+        if record is None:
+            records.pop(path, None)
+        else:
+            records[path] = record
+    return dump(Provenance(version, dict(inputs), records))
+
+
+def dump(prov: Provenance) -> bytes:
     data: dict[str, Any] = {
         "schema": SCHEMA,
-        "msmvp_version": version,
-        "inputs": dict(inputs),
-        "files": {
-            f.path: {
-                "template": f.template,
-                "sha256": sha256(f.content),
-                "blob": git_blob_id(f.content),
-                "items": sorted(items.get(f.path, [])),
-            }
-            for f in files
-        },
+        "msmvp_version": prov.msmvp_version,
+        "inputs": prov.inputs,
+        "files": {path: record.to_data() for path, record in prov.files.items()},
     }
     return (json.dumps(data, indent=1, sort_keys=False) + "\n").encode()
 
@@ -76,7 +95,13 @@ def load_full(project_dir: Path) -> Provenance | None:
     try:
         data = json.loads((project_dir / PROVENANCE).read_text(encoding="utf-8"))
         files = {
-            path: Record(rec["template"], rec["sha256"], tuple(rec.get("items", [])), rec.get("blob", ""))
+            path: Record(
+                rec["template"],
+                rec["sha256"],
+                tuple(rec.get("items", [])),
+                rec.get("blob", ""),
+                rec.get("decision", ""),
+            )
             for path, rec in data["files"].items()
         }
         return Provenance(str(data.get("msmvp_version", "")), dict(data.get("inputs") or {}), files)

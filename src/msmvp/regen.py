@@ -4,26 +4,21 @@ For every file: base = what msmvp generated last time, ours = the file now, thei
 render. ours == base → write theirs; theirs == base → keep ours; otherwise a three-way merge
 (``git merge-file``): a clean merge is written, a conflict is written with standard markers
 and listed. A generated file the user deleted stays deleted; a user's own file at a path msmvp
-now wants is never overwritten. All writes happen in one transaction that is rolled back on
-any failure, Ctrl-C included.
+now wants is never overwritten. A symlink is followed into the project and its target merged;
+one leading out of the project is left alone and reported. Writing is :mod:`msmvp._apply`'s.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from msmvp import __version__
-from msmvp.errors import GitError
-from msmvp.gitops import FALLBACK_IDENTITY as _FALLBACK
-from msmvp.manifest import MANIFEST, Manifest
-from msmvp.provenance import PROVENANCE, Provenance, sha256
+from msmvp.manifest import Manifest
+from msmvp.provenance import Provenance, Record, sha256
 
 Action = Literal[
     "create",  # new generated file
@@ -53,6 +48,11 @@ class Change:
     base: bytes | None = None
     theirs: bytes | None = None
     note: str = ""
+    target: str = ""  # where the bytes go (a symlink's target); the path itself by default
+    record: Record | None = None  # the path's provenance record from the last run
+
+    def __post_init__(self) -> None:
+        self.target = self.target or self.path
 
 
 @dataclass
@@ -95,20 +95,9 @@ def merge3(ours: bytes, base: bytes, theirs: bytes) -> tuple[bytes, bool]:
         return ours, True
     if b"\r\n" in ours and b"\r\n" not in theirs:
         base, theirs = _to_crlf(base), _to_crlf(theirs)
-    with tempfile.TemporaryDirectory(prefix="msmvp-merge-") as tmp:
-        paths = []
-        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
-            path = Path(tmp) / name
-            path.write_bytes(data)
-            paths.append(str(path))
-        labels = [arg for label in LABELS for arg in ("-L", label)]
-        try:
-            proc = subprocess.run(["git", "merge-file", "-p", *labels, *paths], capture_output=True, check=False)
-        except FileNotFoundError:
-            raise GitError("git is needed to merge your edits with the new render") from None
-    if proc.returncode < 0 or proc.returncode > 127:
-        raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout, proc.returncode > 0
+    from msmvp.gitops import merge_file
+
+    return merge_file(ours, base, theirs, LABELS)
 
 
 class _Bases:
@@ -135,12 +124,45 @@ class _Bases:
         if data is not None and sha256(data) == record.sha256:
             return data
         if record.blob:
-            proc = subprocess.run(
-                ["git", "cat-file", "blob", record.blob], cwd=self.root, capture_output=True, check=False
-            )
-            if proc.returncode == 0 and sha256(proc.stdout) == record.sha256:
-                return proc.stdout
+            from msmvp.gitops import cat_blob
+
+            blob = cat_blob(self.root, record.blob)
+            if blob is not None and sha256(blob) == record.sha256:
+                return blob
         return None
+
+
+class _Where:
+    """Where the bytes of a path live: itself, the in-project target of a symlink on the way,
+    or None (a symlink out of the project, or to nothing) with the reason."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self._dirs: dict[str, str] = {}
+
+    def _real_dir(self, rel: str) -> str:
+        if rel not in self._dirs:
+            self._dirs[rel] = os.path.realpath(os.path.join(self.root, rel))
+        return self._dirs[rel]
+
+    def __call__(self, path: str) -> tuple[str | None, str]:
+        parent, _, name = path.rpartition("/")
+        disk = os.path.join(self.root, path)
+        real = os.path.realpath(disk) if os.path.islink(disk) else os.path.join(self._real_dir(parent), name)
+        if real == os.path.join(self.real_root, path):
+            return path, ""
+        if os.path.islink(disk) and not os.path.exists(real):
+            return None, "a symlink to a missing file: left alone"
+        try:
+            target = Path(real).relative_to(self.real_root).as_posix()
+        except ValueError:
+            return None, f"a symlink to {real}, outside the project: left alone"
+        return target, f"a symlink: written to its target {target}"
+
+
+def _where(root: Path, path: str) -> tuple[str | None, str]:
+    return _Where(root)(path)
 
 
 def plan(
@@ -148,34 +170,45 @@ def plan(
     new_files: dict[str, bytes],
     old: Provenance | None,
     render: Callable[[Manifest], dict[str, bytes]],
-    manifest_bytes: bytes,
-    provenance_bytes: Callable[[set[str]], bytes],
-) -> Plan:
-    """Decide what happens to every path; read files, write nothing.
-
-    ``provenance_bytes`` is called with the generated paths that must not be recorded
-    (user files msmvp could not write) and returns the new provenance record.
-    """
+) -> list[Change]:
+    """Decide what happens to every path; read files, write nothing."""
     bases = _Bases(root, old, render)
     old_files = old.files if old else {}
     changes: list[Change] = []
-    unrecorded: set[str] = set()
+    targets: dict[str, str] = {}
+    where = _Where(root)
     for path in sorted(new_files.keys() | old_files.keys()):
         theirs = new_files.get(path)
-        disk = root / path
-        ours = disk.read_bytes() if disk.is_file() else None
+        target, link_note = where(path)
+        disk = root / (target or path)
+        ours = disk.read_bytes() if target is not None and disk.is_file() else None
         record = old_files.get(path)
-        changes.append(_decide(path, ours, theirs, record.sha256 if record else None, bases))
-        if changes[-1].action == "blocked":
-            unrecorded.add(path)
-    manifest_path = root / MANIFEST
-    meta_changed = (
-        not manifest_path.is_file() or manifest_path.read_bytes() != manifest_bytes or not (root / PROVENANCE).is_file()
-    )
-    prov = provenance_bytes(unrecorded)
-    if not meta_changed:
-        meta_changed = (root / PROVENANCE).read_bytes() != prov
-    return Plan(changes, manifest_bytes, prov, meta_changed)
+        if target is None:
+            change = _decide_unreachable(path, theirs, record, link_note)
+        else:
+            change = _decide(path, ours, theirs, record.sha256 if record else None, bases)
+            change.target = target
+            if link_note and change.action == "delete":
+                change = Change(path, "kept", before=ours, note="no longer generated; a symlink: left alone")
+            elif link_note and target in targets and change.action in WRITES:
+                other = targets[target]
+                change = Change(
+                    path, "blocked", before=ours, theirs=theirs, note=f"a symlink to {other}, also generated"
+                )
+            elif link_note and change.action != "same":
+                change.note = f"{change.note}; {link_note}" if change.note else link_note
+        targets.setdefault(change.target, path)
+        change.record = record
+        changes.append(change)
+    return changes
+
+
+def _decide_unreachable(path: str, theirs: bytes | None, record: Record | None, why: str) -> Change:
+    if theirs is None:
+        return Change(path, "kept", note=f"no longer generated; {why}")
+    if record is not None and record.sha256 == sha256(theirs):
+        return Change(path, "keep", theirs=theirs, note=why)
+    return Change(path, "blocked", theirs=theirs, note=f"{why}; msmvp's version not written")
 
 
 def _decide(path: str, ours: bytes | None, theirs: bytes | None, base_hash: str | None, bases: _Bases) -> Change:
@@ -192,9 +225,9 @@ def _decide(path: str, ours: bytes | None, theirs: bytes | None, base_hash: str 
     if ours == theirs:
         return Change(path, "same", before=ours, theirs=theirs)
     if base_hash is None:
-        return Change(path, "blocked", before=ours, theirs=theirs, note="your file is where msmvp generates one")
+        return Change(path, "blocked", before=ours, theirs=theirs, note="your own file is where msmvp generates one")
     if sha256(ours) == base_hash:
-        return Change(path, "update", before=ours, after=theirs, theirs=theirs)
+        return Change(path, "update", before=ours, after=theirs, theirs=theirs, base=ours)
     if sha256(theirs) == base_hash:
         return Change(path, "keep", before=ours, theirs=theirs, note="your edit; msmvp's side is unchanged")
     base = bases.get(path)
@@ -211,107 +244,43 @@ def _decide(path: str, ours: bytes | None, theirs: bytes | None, base_hash: str 
     return Change(path, "merge", before=ours, after=merged, base=base, theirs=theirs)
 
 
-def apply(root: Path, plan_: Plan) -> None:
-    """Write the plan in one transaction: on any failure every touched path is restored."""
-    journal: list[tuple[Path, Path | None]] = []  # (path, backup or None if it did not exist)
-    backup_dir = Path(tempfile.mkdtemp(prefix=".msmvp-txn-", dir=root))
-    writes: list[tuple[str, bytes | None]] = [
-        (c.path, None if c.action == "delete" else c.after) for c in plan_.effective
-    ]
-    writes += [(MANIFEST, plan_.manifest_bytes), (PROVENANCE, plan_.provenance_bytes)]
-    try:
-        for index, (rel, data) in enumerate(writes):
-            path = root / rel
-            saved: Path | None = None
-            if path.is_file():
-                saved = backup_dir / str(index)
-                shutil.copy2(path, saved)
-            journal.append((path, saved))
-            if data is None:
-                path.unlink()
-                _prune_empty_dirs(path.parent, root)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.msmvp-tmp")
-                tmp.write_bytes(data)
-                if saved is not None:
-                    shutil.copymode(saved, tmp)
-                os.replace(tmp, path)
-    except BaseException:
-        for path, backup in reversed(journal):
-            path.with_name(f".{path.name}.msmvp-tmp").unlink(missing_ok=True)
-            if backup is None:
-                path.unlink(missing_ok=True)
-                _prune_empty_dirs(path.parent, root)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(backup, path)
-        raise
-    finally:
-        shutil.rmtree(backup_dir, ignore_errors=True)
+def kept_records(changes: list[Change]) -> dict[str, Record | None]:
+    """What the next provenance records for paths msmvp did not write as generated.
 
-
-def _prune_empty_dirs(directory: Path, root: Path) -> None:
-    while directory != root and directory.is_dir() and not any(directory.iterdir()):
-        directory.rmdir()
-        directory = directory.parent
-
-
-def is_git_repo(root: Path) -> bool:
-    return (root / ".git").exists()
-
-
-def dirty_paths(root: Path) -> list[str]:
-    proc = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise GitError(f"git status failed: {proc.stderr.strip()}")
-    return [line[3:] for line in proc.stdout.splitlines()]
-
-
-def record_git_conflicts(root: Path, conflicts: Iterable[Change]) -> None:
-    """Mark conflicted files as unmerged in git's index (stages 1-3), as `git merge` would."""
-    lines = []
-    for change in conflicts:
-        if change.action != "conflict" or change.base is None or change.before is None or change.theirs is None:
-            continue
-        lines.append(f"0 {'0' * 40}\t{change.path}")
-        for stage, data in ((1, change.base), (2, change.before), (3, change.theirs)):
-            blob = (
-                subprocess.run(
-                    ["git", "hash-object", "-w", "--stdin"], cwd=root, input=data, capture_output=True, check=True
-                )
-                .stdout.decode()
-                .strip()
-            )
-            lines.append(f"100644 {blob} {stage}\t{change.path}")
-    if lines:
-        subprocess.run(
-            ["git", "update-index", "--index-info"], cwd=root, input="\n".join(lines) + "\n", text=True, check=True
-        )
-
-
-def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
-    )
-    if proc.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {proc.stderr.strip()}")
-    return proc.stdout
-
-
-def commit(root: Path, paths: Iterable[str], message: str) -> str:
-    """Stage exactly ``paths`` (additions, edits and deletions) and commit only them.
-
-    Plain git subprocesses, like the merge above: importing GitPython would cost more than
-    the two commands it would run.
+    A blocked path keeps its last record (so the next run sees the same situation, not "your
+    own file"), or none when it had none; a kept file (no longer generated, edited) keeps its
+    record, so when msmvp generates it again its edits are merged, not "your own file"; a
+    decision of ``msmvp resolve`` stays recorded while msmvp's side does not change.
     """
-    pathspec = sorted(set(paths))
-    _git(root, "add", "-A", "--", *pathspec)
-    env = {}
-    if subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=root, capture_output=True, check=False).returncode:
-        env = {f"GIT_{who}_{key}": value for who in ("AUTHOR", "COMMITTER") for key, value in _FALLBACK.items()}
-    _git(root, "commit", "-q", "--no-verify", "-m", message, "--", *pathspec, env=env)
-    return _git(root, "rev-parse", "HEAD").strip()
+    out: dict[str, Record | None] = {}
+    for change in changes:
+        if change.action == "blocked" or (change.action == "kept" and change.record is not None):
+            out[change.path] = change.record
+        elif change.action == "keep" and change.record is not None and change.record.decision:
+            out[change.path] = change.record  # a `msmvp resolve --keep-mine` that still holds
+    return out
+
+
+def conflict_hint(changes: list[Change]) -> str:
+    """What the user finds on disk for the conflicts, and how to settle each kind."""
+    marked = [c.path for c in changes if c.action == "conflict"]
+    blocked = [c.path for c in changes if c.action == "blocked"]
+    parts = []
+    if marked:
+        parts.append(
+            f"{_some(marked)} hold <<<<<<< markers: edit them, then commit, or run "
+            "`msmvp resolve PATH --keep-mine|--take-theirs`"
+        )
+    if blocked:
+        parts.append(
+            f"{_some(blocked)} are as you left them (no markers; msmvp's version was not written): "
+            "decide with `msmvp resolve PATH --keep-mine` or `--take-theirs`"
+        )
+    return "; ".join(parts) + "; nothing else was lost"
+
+
+def _some(paths: list[str]) -> str:
+    return paths[0] if len(paths) == 1 else f"{len(paths)} files"
 
 
 @dataclass
@@ -322,3 +291,9 @@ class Outcome:
     dry_run: bool
     commit: str | None = None
     newly_done: list[str] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C came past the point of no return: the run was finished
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conflict_hint(self) -> str:
+        return conflict_hint(self.plan.changes)

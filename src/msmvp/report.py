@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -314,8 +315,11 @@ h1{font-size:1.5rem;margin:.2rem 0} h2{font-size:1.15rem;margin:1.6rem 0 .4rem}
 .bar{background:#e4e7ec;border-radius:.4rem;height:.9rem;overflow:hidden}
 .fill{background:linear-gradient(90deg,#2f9e58,#49c172);height:100%}
 table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:.6rem;table-layout:fixed}
-th:nth-child(1){width:3.5rem} th:nth-child(2){width:18rem} th:nth-child(3){width:6rem}
-th:nth-child(4){width:4.5rem} th:nth-child(5){width:7rem}
+th:nth-child(1){width:1.6rem} th:nth-child(2){width:3.5rem} th:nth-child(3){width:18rem}
+th:nth-child(4){width:6rem} th:nth-child(5){width:4.5rem} th:nth-child(6){width:11rem}
+.mark{font-weight:700;text-align:center} .done .mark{color:#11602a} .todo .mark{color:#b42318}
+.na .mark{color:#8a93a3} .todo .lvl{opacity:.85} .target{color:#8a93a3;font-size:.8rem;white-space:nowrap}
+code{font:.85em ui-monospace,SFMono-Regular,Menlo,monospace;background:#eef0f3;border-radius:.2rem;padding:0 .2rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e4e7ec;vertical-align:top}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#5b6474}
 .lvl{font-weight:600;border-radius:.3rem;padding:.05rem .4rem;font-size:.85rem;white-space:nowrap}
@@ -329,6 +333,39 @@ th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#5b6474}
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _prose(text: str) -> str:
+    """Escaped text whose `inline code` (the markdown of messages and notes) becomes <code>."""
+    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", _e(text))
+
+
+def _row_state(s: ItemStatus) -> tuple[str, str]:
+    """The row's class and mark, as the terminal table marks it: ✓ done, ✗ not done, · n/a."""
+    if not s.applicable:
+        return "na", "·"
+    return ("done", "✓") if s.done else ("todo", "✗")
+
+
+def _level_cell(s: ItemStatus) -> str:
+    css = "na" if s.level == "n/a" else s.level
+    cell = f'<span class="lvl l-{css}">{_e(s.level)}</span>'
+    if target := level_target(s):
+        cell += f' <span class="target">→ {_e(target)}</span>'
+    return cell
+
+
+def level_target(s: ItemStatus) -> str:
+    """For an applicable item not done, the level it still has to reach (``verified`` when its
+    commands were not run, ``attested`` for a human item), else ""; so it never looks finished."""
+    if not s.applicable or s.done:
+        return ""
+    if s.item.human:
+        return "attested"
+    return s.top if s.top != s.level else ""
 
 
 def to_html(report: StatusReport) -> str:
@@ -357,7 +394,7 @@ def to_html(report: StatusReport) -> str:
             + "</p>"
         )
     if report.notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>")
+        parts.append('<ul class="notes">' + "".join(f"<li>{_prose(n)}</li>" for n in report.notes) + "</ul>")
     parts.append('<section id="phases">')
     for p in report.phases:
         parts.append(
@@ -370,18 +407,20 @@ def to_html(report: StatusReport) -> str:
     for p in report.phases:
         parts += [
             f"<h2>Phase {p.phase}: {_e(p.title)}</h2>",
-            f'<table data-phase="{p.phase}"><thead><tr><th>id</th><th>item</th><th>priority</th>'
-            "<th>effort</th><th>level</th><th>note</th></tr></thead><tbody>",
+            f'<table data-phase="{p.phase}"><thead><tr><th title="done">✓</th><th>id</th><th>item</th>'
+            "<th>priority</th><th>effort</th><th>level</th><th>note</th></tr></thead><tbody>",
         ]
         for s in (s for s in report.items if s.item.phase == p.phase):
             note = s.reason if not s.applicable else ("" if s.done else _problem(s))
             if s.attestation is not None:
                 note = f"attested by {s.attestation.by}: {s.attestation.note}"
-            css = "na" if s.level == "n/a" else s.level
+            state, mark = _row_state(s)
             parts.append(
-                f'<tr id="item-{_e(s.id)}" data-level="{_e(s.level)}"><td>{_e(s.id)}</td><td>{_e(s.item.title)}</td>'
-                f'<td class="p-{s.item.priority}">{s.item.priority}</td><td>{s.item.effort_days:g} d</td>'
-                f'<td><span class="lvl l-{css}">{_e(s.level)}</span></td><td class="note">{_e(note)}</td></tr>'
+                f'<tr id="item-{_e(s.id)}" class="{state}" data-level="{_e(s.level)}"'
+                f' data-done="{str(s.done).lower()}"><td class="mark">{mark}</td><td>{_e(s.id)}</td>'
+                f'<td>{_e(s.item.title)}</td><td class="p-{s.item.priority}">{s.item.priority}</td>'
+                f"<td>{s.item.effort_days:g} d</td><td>{_level_cell(s)}</td>"
+                f'<td class="note">{_prose(note)}</td></tr>'
             )
         parts.append("</tbody></table>")
     parts.append(f'<p class="note">msmvp {__version__}</p></body></html>')

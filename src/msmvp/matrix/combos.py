@@ -1,0 +1,150 @@
+"""Which combinations the matrix runs. Everything here is derived from the option model
+(:data:`msmvp.options.AXES`, :func:`msmvp.options.combinations`, :data:`msmvp.options.RULES`),
+so a value counts as soon as it is built and nothing here names a value.
+
+- the *asked* set: every valid combination of the five asked axes, the others at defaults;
+- the *full* set: the asked set crossed with every deploy target, plus every built value of every other
+  axis at least once (each in the combination nearest to the defaults that allows it);
+- the *pairwise* set: a covering array of all ten axes (every pair of built values of any two
+  axes appears in some combination), computed by allpairspy under the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from msmvp import options
+from msmvp.errors import MatrixSelectionError
+
+Combination = dict[str, str]
+
+# The questions a team answers first: their product is what msmvp's own CI regenerates.
+ASKED: tuple[str, ...] = ("protocol", "messaging", "data", "discovery", "auth")
+# The render + static pass also crosses them with every deploy target.
+FULL: tuple[str, ...] = (*ASKED, "deploy")
+SELECTIONS: tuple[str, ...] = ("full", "asked", "pairwise", "all")
+
+
+def label(combo: Mapping[str, str]) -> str:
+    """A short, unique, stable name: the values that differ from the defaults, or ``defaults``."""
+    defaults = options.defaults()
+    changed = [f"{k}={v}" for k, v in combo.items() if v != defaults[k]]
+    return ",".join(changed) or "defaults"
+
+
+def _distance(combo: Mapping[str, str]) -> int:
+    defaults = options.defaults()
+    return sum(1 for k, v in combo.items() if v != defaults[k])
+
+
+def _nearest(candidates: Iterable[Combination]) -> Combination | None:
+    """The candidate with the fewest non-default values (the first of equals, in model order)."""
+    best: Combination | None = None
+    for combo in candidates:
+        if best is None or _distance(combo) < _distance(best):
+            best = combo
+    return best
+
+
+def project(axes: Sequence[str]) -> list[Combination]:
+    """For each distinct choice of ``axes`` in a valid built combination, the one nearest the defaults.
+
+    When the defaults of the other axes break no rule, that is "the other axes at defaults".
+    """
+    for name in axes:
+        if name not in options.AXIS_BY_NAME:
+            raise MatrixSelectionError(f"{name!r} is not an axis", hint=f"axes: {', '.join(options.AXIS_BY_NAME)}")
+    groups: dict[tuple[str, ...], list[Combination]] = {}
+    for combo in options.combinations():
+        groups.setdefault(tuple(combo[a] for a in axes), []).append(combo)
+    return [c for c in (_nearest(g) for g in groups.values()) if c is not None]
+
+
+def asked() -> list[Combination]:
+    """Every valid combination of the five asked axes (what the GitHub workflow generates)."""
+    return project(ASKED)
+
+
+def _others() -> list[options.Axis]:
+    return [a for a in options.AXES if a.name not in FULL]
+
+
+def full() -> list[Combination]:
+    """The render + static-check set: :data:`FULL` crossed, plus every other built value once."""
+    combos = project(FULL)
+    seen = {label(c) for c in combos}
+    for axis in _others():
+        for value in sorted(axis.built):
+            if any(c[axis.name] == value for c in combos):
+                continue
+            pick = _nearest(c for c in options.combinations() if c[axis.name] == value)
+            if pick is not None and label(pick) not in seen:
+                combos.append(pick)
+                seen.add(label(pick))
+    return combos
+
+
+def expected_full_count() -> int:
+    """What the option model says the full set holds, counted independently of :func:`full`."""
+    crossed = {tuple(c[a] for a in FULL) for c in options.combinations()}
+    extra = 0
+    for axis in _others():
+        usable = {c[axis.name] for c in options.combinations()}
+        extra += len(usable - {options.defaults()[axis.name]})
+    return len(crossed) + extra
+
+
+def _allowed(row: Sequence[str]) -> bool:
+    """allpairspy's filter: a partial row (axes in model order) breaks no rule it can already judge."""
+    known = dict(zip(options.AXIS_BY_NAME, row, strict=False))
+    for rule in options.RULES:
+        if all(a in known for a in (*rule.when, rule.axis)) and rule.broken_by(known):
+            return False
+    return True
+
+
+def pairwise() -> list[Combination]:
+    """A covering array of all ten axes over the built values, respecting the rules."""
+    from allpairspy import AllPairs
+
+    values = [sorted(a.built) for a in options.AXES]
+    rows = AllPairs(values, filter_func=_allowed)
+    out: list[Combination] = []
+    for row in rows:
+        combo = dict(zip(options.AXIS_BY_NAME, row, strict=True))
+        if combo not in out:
+            out.append(combo)
+    return out
+
+
+def select(name: str) -> list[Combination]:
+    """One of :data:`SELECTIONS` (``all`` = every valid built combination of all ten axes)."""
+    if name == "full":
+        return full()
+    if name == "asked":
+        return asked()
+    if name == "pairwise":
+        return pairwise()
+    if name == "all":
+        return list(options.combinations())
+    raise MatrixSelectionError(f"unknown selection {name!r}", hint=f"choose one of: {', '.join(SELECTIONS)}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"k/N"`` (1 ≤ k ≤ N) → (k, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        index = count = 0
+    if not 1 <= index <= count:
+        raise MatrixSelectionError(f"bad shard {text!r}", hint="write it as k/N with 1 <= k <= N, e.g. 3/20")
+    return index, count
+
+
+def shard(combos: Sequence[Combination], index: int, count: int) -> list[Combination]:
+    """The ``index``-th of ``count`` round-robin shards (together they are ``combos``, once each)."""
+    return list(combos[index - 1 :: count])
+
+
+def shard_names(count: int) -> list[str]:
+    return [f"{k}/{count}" for k in range(1, count + 1)]

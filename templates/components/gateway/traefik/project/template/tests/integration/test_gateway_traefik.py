@@ -1,0 +1,141 @@
+"""What only the Traefik gateway has: forwardAuth to gateway/auth, limits per token subject, the
+body limit, failover to a JSON 503, its API and its metrics. The generic edge tests (routing,
+401, 429) are in test_gateway.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+from scripts.dev import SERVICES, Stack
+from scripts.token import mint
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = [svc.name for svc in SERVICES]
+
+
+def _verifier() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gateway_verifier", ROOT / "gateway" / "auth" / "verifier.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        (lambda s: mint(s, ["reader"], sub="ann"), ""),
+        (lambda s: mint(s, ["reader"], ttl=-120), "jwt_authn_expired"),
+        (lambda s: mint(s, ["reader"], audience="elsewhere"), "jwt_authn_audience_not_allowed"),
+        (lambda s: mint(s, ["reader"], issuer="elsewhere"), "jwt_authn_unknown_issuer"),
+        (lambda s: mint("another-secret-0123456789abcdef0123", ["reader"]), "jwt_authn_invalid_signature"),
+        (lambda s: "not.a.jwt", "jwt_authn_invalid"),
+    ],
+    ids=["good", "expired", "audience", "issuer", "signature", "garbage"],
+)
+def test_verifier_checks_signature_expiry_issuer_and_audience(token: Callable[[str], str], code: str) -> None:
+    verifier = _verifier()
+    secret = "test-only-secret-0123456789abcdef0123"
+    settings = verifier.Settings({"JWT_SECRET": secret})
+    status, headers, body = verifier.respond("/verify", {"authorization": f"Bearer {token(secret)}"}, settings)
+    if code:
+        assert status == 401
+        assert code.encode() in body
+        assert ("www-authenticate", 'Bearer error="invalid_token"') in headers
+    else:
+        assert status == 200
+        assert ("x-auth-subject", "ann") in headers
+
+
+def test_verifier_refuses_to_start_without_a_secret() -> None:
+    with pytest.raises(RuntimeError, match="JWT_SECRET"):
+        _verifier().Settings({})
+
+
+def test_subject_and_request_id_reach_the_service(
+    gateway: httpx.Client, stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
+) -> None:
+    request_id = str(uuid.uuid4())
+    response = gateway.get(
+        f"/api/v1/{NAMES[0]}",
+        headers={"Authorization": f"Bearer {token('reader', sub='carol')}", "X-Request-ID": request_id},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == request_id
+
+    def logged() -> bool:
+        text = stack.log_path("gateway").read_text()
+        return request_id in text and '"request_X-Auth-Subject":"carol"' in text
+
+    assert poll(logged), "the access log lacks the request id or the subject"
+    assert "Bearer" not in stack.log_path("gateway").read_text()
+
+
+def test_a_client_cannot_set_the_subject_itself(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    forged = {"Authorization": f"Bearer {token('reader')}", "X_Auth_Subject": "someone-else"}
+    assert gateway.get(f"/api/v1/{NAMES[0]}", headers=forged).status_code == 400
+
+
+def test_oversized_body_is_413_as_json(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    response = gateway.post(
+        f"/api/v1/{NAMES[0]}",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_unknown_route_is_a_json_404(gateway: httpx.Client) -> None:
+    response = gateway.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "route_not_found"
+
+
+def _router_name(name: str) -> str:
+    """`users@file`; Traefik names the copies of a router on several entry points `web-users@file`, ..."""
+    return re.sub(r"^(web|websecure)-", "", name)
+
+
+def test_api_lists_one_router_per_service(stack: Stack) -> None:
+    routers = httpx.get(f"{stack.admin_url}/api/http/routers", timeout=5.0).json()
+    names = {_router_name(router["name"]) for router in routers if router.get("status") == "enabled"}
+    assert {f"{name}@file" for name in NAMES} <= names
+    assert {"healthz@file", "not-found@file"} <= names
+
+
+def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
+    from scripts import gateway as module
+
+    gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {token('reader')}"})
+    metrics = httpx.get(module.metrics_url(stack), timeout=5.0).text
+    assert re.search(rf'router="((web|websecure)-)?{re.escape(NAMES[0])}@file"', metrics), "no metrics per router"
+    assert "traefik_entrypoint_requests_total" in metrics
+
+
+@pytest.mark.usefixtures("drained_bucket")
+def test_rate_limit_is_per_token_subject(gateway: httpx.Client, stack: Stack) -> None:
+    # Last in this module: it empties one subject's bucket (the fixture waits for the refill).
+    path = f"/api/v1/{NAMES[0]}"
+    first = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='greedy')}"}
+    other = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='patient')}"}
+    statuses: list[int] = []
+    started = time.monotonic()
+    for _ in range(1000):
+        statuses.append(gateway.get(path, headers=first).status_code)
+        if statuses[-1] == 429:
+            break
+    assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests in {time.monotonic() - started:.1f}s"
+    # The same client with another subject still has its own bucket.
+    assert gateway.get(path, headers=other).status_code == 200
