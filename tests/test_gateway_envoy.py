@@ -99,8 +99,11 @@ def test_rendered_gateway_config_routes_every_service(default_project: Path) -> 
     assert filters == [
         "envoy.filters.http.local_ratelimit",
         "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.buffer",
         "envoy.filters.http.router",
     ]
+    # Bodies over 1 MiB stop at the edge, as they do in the services (MAX_BODY_BYTES).
+    assert manager["http_filters"][2]["typed_config"]["max_request_bytes"] == 1024 * 1024
     jwt = manager["http_filters"][1]["typed_config"]["providers"]["shop"]
     assert jwt["issuer"] == "shop"
     assert jwt["audiences"] == ["shop"]

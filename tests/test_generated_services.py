@@ -87,3 +87,23 @@ def test_dockerfiles_pass_hadolint(project: Path) -> None:
         # Warnings are not errors, but the template is meant to have none.
         strict = run([hadolint, "--failure-threshold", "warning", str(service / "Dockerfile")])
         assert strict.returncode == 0, f"{service.name}: {strict.stdout}{strict.stderr}"
+
+
+def test_services_are_asyncio_with_workers_from_the_environment(default_project: Path) -> None:
+    for service in _services(default_project):
+        requirements = (service / "requirements.txt").read_text(encoding="utf-8")
+        for needed in (
+            "sqlalchemy[asyncio]",
+            "aiosqlite",
+            "asyncpg",
+            "purgatory",
+            "uvloop",
+            "httptools",
+            "opentelemetry-sdk",
+        ):
+            assert needed in requirements, f"{service.name}: {needed} missing"
+        for sync_only in ("psycopg", "pybreaker"):
+            assert sync_only not in requirements, f"{service.name}: {sync_only} is a synchronous leftover"
+        dockerfile = (service / "Dockerfile").read_text(encoding="utf-8")
+        # uvicorn reads WEB_CONCURRENCY as its worker count.
+        assert "WEB_CONCURRENCY=" in dockerfile

@@ -40,3 +40,11 @@ def test_rate_limited_reply_is_marked(gateway: httpx.Client) -> None:
     assert response.status_code == 429, f"no 429 in {time.monotonic() - started:.1f}s"
     assert response.headers["x-local-rate-limit"] == "true"
     assert response.json()["error"]["code"] == "local_rate_limited"
+
+
+def test_a_body_over_one_mib_is_refused_at_the_edge(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    headers = {"Authorization": f"Bearer {token('admin')}", "Content-Type": "application/json"}
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = gateway.post(f"/api/v1/{NAMES[0]}", content=big, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_payload_too_large"
