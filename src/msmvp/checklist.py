@@ -49,7 +49,7 @@ def matches(condition: Mapping[str, list[str]], options: Mapping[str, str]) -> b
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Conditional(_Model):
