@@ -63,6 +63,8 @@ def test_callee_down_gives_clean_503_and_opens_the_breaker(stack: Stack, api, po
     # Back up: after the reset timeout the breaker lets a trial call through and closes.
     assert poll(lambda: api.create(caller, refs).status_code == 201, timeout=10.0), "caller never recovered"
     assert not _breaker_open(stack, caller, callee)
+    # And the gateway routes to the callee again (one with active health checks needs an interval).
+    assert poll(lambda: api.client.get(f"/api/v1/{callee}", headers=api.headers("reader")).status_code == 200)
 
 
 @needs_pair
