@@ -8,7 +8,6 @@ The local runner's `.dev/envoy.yaml` (written by `scripts/dev.py`) must validate
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import sys
@@ -17,37 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from msmvp.testing import write_self_signed
+
 from .conftest import require_tool, run
 
 SECRET = "test-only-jwt-secret-0123456789abcdef"
-
-
-def _self_signed(directory: Path) -> None:
-    """tls.crt / tls.key for localhost, valid for a day."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "tls.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
 
 
 def _jwks(project: Path, dest: Path) -> Path:
@@ -68,7 +41,7 @@ def test_rendered_gateway_config_validates(default_project: Path, tmp_path: Path
     source = (default_project / "gateway" / "envoy.yaml").read_text()
     assert "/etc/envoy/jwks.json" in source
     assert "/etc/envoy/certs/tls.crt" in source
-    _self_signed(tmp_path / "certs")
+    write_self_signed(tmp_path / "certs")
     jwks = _jwks(default_project, tmp_path / "jwks.json")
     copy = tmp_path / "envoy.yaml"
     copy.write_text(
@@ -118,7 +91,7 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
     project = tmp_path / "shop"
     shutil.copytree(default_project, project, ignore=shutil.ignore_patterns(".git"))
     if with_certs:
-        _self_signed(project / "gateway" / "certs")
+        write_self_signed(project / "gateway" / "certs")
     script = (
         "import json, sys\n"
         "from scripts import gateway\n"

@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 import yaml
 
+from msmvp.testing import write_self_signed
+
 from .conftest import require_tool, run, service_names
 from .test_artifacts_deploy import OVERLAYS, SECRETS_ENV, _compose_env, _kustomize
-from .test_gateway_envoy import _self_signed
 
 SECRET = SECRETS_ENV["JWT_SECRET"]
 
@@ -78,7 +79,7 @@ def test_rendered_config_passes_nginx_t(nginx_project: Path, tmp_path: Path) -> 
         "modules/ngx_http_js_module.so",
     ):
         assert container_path in source, container_path
-    _self_signed(tmp_path / "certs")
+    write_self_signed(tmp_path / "certs")
     (tmp_path / "tmp" / "nginx").mkdir(parents=True)
     copy = (
         re.sub(r"(\s)/tmp/", rf"\g<1>{tmp_path}/tmp/", source)
@@ -138,7 +139,7 @@ def test_local_runner_config_passes_nginx_t(nginx_project: Path, tmp_path: Path)
     config.write_text(config_text)
     _check(nginx, config, tmp_path)
 
-    _self_signed(tmp_path / "certs")
+    write_self_signed(tmp_path / "certs")
     with_tls = gateway.local_gateway_config(
         (nginx_project / "gateway" / "nginx.conf").read_text(),
         ports={name: 18001 + i for i, name in enumerate(names)},

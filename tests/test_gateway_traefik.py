@@ -23,9 +23,10 @@ import httpx
 import pytest
 import yaml
 
+from msmvp.testing import write_self_signed
+
 from .conftest import _render, require_tool, run
 from .test_artifacts_deploy import SECRETS_ENV, _compose_env
-from .test_gateway_envoy import _self_signed
 
 # Run inside the generated project: its services, gateway/auth and Traefik on free ports, a
 # few requests, the results as JSON on stdout. Through `Stack.start()` once scripts/dev.py
@@ -188,7 +189,7 @@ def test_container_config_loads_in_traefik_as_is(traefik_project: Path, tmp_path
     ports = {name: _free_port() for name in static["entryPoints"]}
     for name, port in ports.items():
         static["entryPoints"][name]["address"] = f"127.0.0.1:{port}"
-    _self_signed(tmp_path / "certs")
+    write_self_signed(tmp_path / "certs")
     dynamic_text = (traefik_project / "gateway" / "dynamic.yml").read_text()
     (tmp_path / "dynamic.yml").write_text(dynamic_text.replace("/etc/traefik/certs/", f"{tmp_path}/certs/"))
     static["providers"]["file"]["filename"] = str(tmp_path / "dynamic.yml")

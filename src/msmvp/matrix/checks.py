@@ -20,11 +20,12 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from msmvp.testing import self_signed_pem
 
 OUTPUT_TAIL = 4000
 
@@ -311,7 +312,7 @@ def envoy(target: Target) -> None:
             local = target.scratch / rel
             local.parent.mkdir(parents=True, exist_ok=True)
             if local.suffix in {".crt", ".pem", ".key"}:
-                cert, key = _self_signed()
+                cert, key = self_signed_pem()
                 local.write_bytes(key if "key" in local.name else cert)
             elif local.suffix == ".json":
                 local.write_text(_TEST_JWKS, encoding="utf-8")
@@ -320,36 +321,6 @@ def envoy(target: Target) -> None:
     copy.write_text(text, encoding="utf-8")
     cmd = [target.tools["envoy"], "--mode", "validate", "-c", str(copy), "--log-level", "warn"]
     run_tool(cmd, target, cwd=target.scratch)
-
-
-@cache
-def _self_signed() -> tuple[bytes, bytes]:
-    """A throwaway certificate and key (PEM) for localhost, valid for a day."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 # Where machine images keep a filesystem mirror of Terraform providers (a folder named tf-plugins).
@@ -412,7 +383,7 @@ def nginx(target: Target) -> None:
     version = run_tool([tool, "-V"], target)
     found = _MODULES_PATH.search(version)
     modules = found.group(1) if found else "/usr/lib/nginx/modules"
-    cert, key = _self_signed()
+    cert, key = self_signed_pem()
     certs = target.scratch / "certs"
     certs.mkdir()
     (certs / "tls.crt").write_bytes(cert)
