@@ -10,7 +10,7 @@ import yaml
 
 from msmvp import api, components, options
 
-from .conftest import service_names
+from .conftest import require_tool, run, service_names
 
 # Kubernetes + Terraform with two services, three services (one hyphenated), Compose-only
 # without IaC, Kubernetes + Ansible, the nginx gateway (test_packages): together every branch
@@ -56,3 +56,10 @@ def assert_deploys(project: Path, script: str) -> None:
         files = " ".join(f"-f deploy/compose/{f}" for f in ["compose.yaml", *parts["compose_files"]])
         joined = " ".join(script.replace("\\\n", " ").split())
         assert f"docker compose {files} up" in joined, joined
+
+
+def assert_matches_schema(path: Path, schema: str) -> None:
+    """``check-jsonschema --builtin-schema <schema>`` accepts the file (e.g. vendor.gitlab-ci)."""
+    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
+    result = run([tool, "--builtin-schema", schema, str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr

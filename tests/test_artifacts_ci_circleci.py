@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
-from .conftest import require_tool, run, service_names
+from .ci_pipelines import VARIANTS, assert_deploys, assert_matches_schema, iac, new_project, project_parts
+from .conftest import service_names
 
 CONFIG = ".circleci/config.yml"
 SCHEDULED = ["equal", ["scheduled_pipeline", "<< pipeline.trigger_source >>"]]
@@ -31,15 +31,11 @@ def _job_names(entries: list[Any]) -> list[str]:
 
 
 def test_config_matches_the_circleci_schema(project: Path) -> None:
-    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.circle-ci", str(project / CONFIG)])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches_schema(project / CONFIG, "vendor.circle-ci")
 
 
 def test_renovate_config_matches_its_schema(project: Path) -> None:
-    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.renovate", str(project / "renovate.json")])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches_schema(project / "renovate.json", "vendor.renovate")
 
 
 def test_every_change_runs_the_stages_of_the_reference(project: Path) -> None:

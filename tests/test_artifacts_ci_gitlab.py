@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
+from .ci_pipelines import VARIANTS, assert_deploys, assert_matches_schema, iac, new_project, project_parts
 from .conftest import require_tool, run, service_names
 
 PIPELINE = ".gitlab-ci.yml"
@@ -47,15 +47,11 @@ def _gitlab_ci_local(project: Path, *args: str, timeout: float = 120) -> subproc
 
 
 def test_pipeline_matches_the_gitlab_schema(project: Path) -> None:
-    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.gitlab-ci", str(project / PIPELINE)])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches_schema(project / PIPELINE, "vendor.gitlab-ci")
 
 
 def test_renovate_config_matches_its_schema(project: Path) -> None:
-    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.renovate", str(project / "renovate.json")])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches_schema(project / "renovate.json", "vendor.renovate")
 
 
 def test_the_pipeline_has_every_stage_of_the_reference(project: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .ci_pipelines import VARIANTS, assert_deploys, iac, new_project, project_parts
+from .ci_pipelines import VARIANTS, assert_deploys, assert_matches_schema, iac, new_project, project_parts
 from .conftest import require_tool, run, service_names
 
 
@@ -49,9 +49,7 @@ def test_groovy_lint_finds_no_error(projects: dict[str, Path], tmp_path: Path) -
 
 
 def test_renovate_config_matches_its_schema(project: Path) -> None:
-    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.renovate", str(project / "renovate.json")])
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches_schema(project / "renovate.json", "vendor.renovate")
 
 
 def test_the_pipeline_has_every_stage_of_the_reference(project: Path) -> None:
