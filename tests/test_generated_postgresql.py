@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests import test_real_servers
 from tests.conftest import require_tool, run
 
-
-@pytest.fixture()
-def users(default_project: Path, tmp_path: Path) -> Path:
-    pytest.importorskip("asyncpg", reason="the generated project's dependencies are not installed")
-    copy = tmp_path / "users"
-    shutil.copytree(default_project / "services" / "users", copy)
-    return copy
+# A copy of the default project's users service (the fixture of test_real_servers.py).
+service_dir = test_real_servers.service_dir
 
 
 def _pytest(service: Path, **env: str) -> tuple[int, str]:
@@ -29,15 +22,15 @@ def _pytest(service: Path, **env: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def test_crud_and_migrations_run_on_postgresql(users: Path) -> None:
+def test_crud_and_migrations_run_on_postgresql(service_dir: Path) -> None:
     require_tool("initdb", "apt-get install postgresql")
-    code, out = _pytest(users)
+    code, out = _pytest(service_dir)
     assert code == 0, out[-3000:]
     assert "skipped" not in out, out[-2000:]
     assert re.search(r"\b\d+ passed", out), out[-2000:]
     on_postgres = run(
         [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider", "-k", "postgresql"],
-        cwd=users,
+        cwd=service_dir,
     ).stdout
     for test in (
         "test_crud_round_trip[postgresql]",
@@ -47,13 +40,13 @@ def test_crud_and_migrations_run_on_postgresql(users: Path) -> None:
         assert test in on_postgres, on_postgres
 
 
-def test_without_postgresql_the_tests_say_why_or_fail_when_required(users: Path, tmp_path: Path) -> None:
+def test_without_postgresql_the_tests_say_why_or_fail_when_required(service_dir: Path, tmp_path: Path) -> None:
     empty = tmp_path / "no-postgres"
     empty.mkdir()
-    code, out = _pytest(users, PG_BIN=str(empty))
+    code, out = _pytest(service_dir, PG_BIN=str(empty))
     assert code == 0, out[-3000:]
     assert "PostgreSQL is not installed" in out
     assert re.search(r"\d+ skipped", out), out[-2000:]
-    code, out = _pytest(users, PG_BIN=str(empty), MSMVP_REQUIRE_TOOLS="1")
+    code, out = _pytest(service_dir, PG_BIN=str(empty), MSMVP_REQUIRE_TOOLS="1")
     assert code != 0
     assert "MSMVP_REQUIRE_TOOLS=1 but PostgreSQL is not installed" in out
