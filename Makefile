@@ -69,8 +69,9 @@ matrix: $(PYTHON)
 	$(PYTHON) -m msmvp.matrix all --out matrix-results $(MATRIX_ARGS)
 
 # The union lock every generated requirements*.lock is taken from (docs/templates.md, "Lock files"):
-# after changing a requirement in a template or a component.yml. The environment's own versions
-# are preferred, so the locks pin what the generated tests run against here.
+# after changing a requirement in a template or a component.yml. The virtualenv's own versions are
+# constraints, so the locks pin what the generated tests run against here (uv names any conflict). PYTHONPATH=src: the
+# checkout's src/msmvp/lockdata is written, not an installed copy.
 relock: $(PYTHON)
 	$(PYTHON) -m pip freeze --exclude-editable | grep -E '^[A-Za-z0-9_.-]+==' > .relock-constraints.txt
-	$(PYTHON) -m msmvp.locks --constraint .relock-constraints.txt; status=$$?; rm -f .relock-constraints.txt; exit $$status
+	PYTHONPATH=src $(PYTHON) -m msmvp.locks --constraint .relock-constraints.txt; status=$$?; rm -f .relock-constraints.txt; exit $$status
