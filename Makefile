@@ -17,7 +17,7 @@ else
 MARKERS ?= not slow
 endif
 
-.PHONY: help tools install test test-all pytest lint bench matrix
+.PHONY: help tools install test test-all pytest lint bench matrix relock
 
 help:
 	@echo "make test      install tools + msmvp, then run the tests except the slow end-to-end ones"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint      ruff + mypy"
 	@echo "make bench     measure new, status and add-service (see BENCHMARKS.md)"
 	@echo "make matrix    render + check every combination, make test a pairwise set (docs/matrix.md)"
+	@echo "make relock    re-resolve the union lock the generated locks come from (docs/templates.md)"
 
 $(VENV)/bin/python:
 	@python3 -c 'import ensurepip' 2>/dev/null || { echo "python3 cannot make virtualenvs: sudo apt-get install python3-venv" >&2; exit 1; }
@@ -39,7 +40,7 @@ tools: $(PYTHON)
 install: $(PYTHON)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check '.[dev]'
 	d=$$(mktemp -d) && $(PYTHON) -m msmvp new deps --defaults --no-git --output-dir $$d >/dev/null 2>&1 \
-	  && $(PYTHON) -m pip install --quiet --disable-pip-version-check -r $$d/deps/requirements-dev.txt; \
+	  && $(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $$d/deps/requirements-dev.lock; \
 	  status=$$?; rm -rf $$d; exit $$status
 
 test: tools install pytest
@@ -66,3 +67,11 @@ bench:
 MATRIX_ARGS ?=
 matrix: $(PYTHON)
 	$(PYTHON) -m msmvp.matrix all --out matrix-results $(MATRIX_ARGS)
+
+# The union lock every generated requirements*.lock is taken from (docs/templates.md, "Lock files"):
+# after changing a requirement in a template or a component.yml. The virtualenv's own versions are
+# constraints, so the locks pin what the generated tests run against here (uv names any conflict). PYTHONPATH=src: the
+# checkout's src/msmvp/lockdata is written, not an installed copy.
+relock: $(PYTHON)
+	$(PYTHON) -m pip freeze --exclude-editable | grep -E '^[A-Za-z0-9_.-]+==' > .relock-constraints.txt
+	PYTHONPATH=src $(PYTHON) -m msmvp.locks --constraint .relock-constraints.txt; status=$$?; rm -f .relock-constraints.txt; exit $$status

@@ -13,6 +13,7 @@ import yaml
 from msmvp import api, options
 from msmvp.manifest import Manifest
 from msmvp.provenance import sha256
+from msmvp.render import LOCK_TEMPLATE
 
 from .helpers import assert_files, tree_digest
 
@@ -37,8 +38,9 @@ def test_provenance_records_every_generated_file(default_project: Path) -> None:
     for path, rec in files.items():
         assert rec["sha256"] == on_disk[path] == sha256((default_project / path).read_bytes())
         source = rec["template"].split(":", 1)[0]
-        assert source in {"base/project", "base/service"} or source.startswith("components/"), source
+        assert source in {"base/project", "base/service", LOCK_TEMPLATE} or source.startswith("components/"), source
     assert "1.1" in files["services/users/users_service/main.py"]["items"]
+    assert files["services/users/requirements.lock"]["template"] == f"{LOCK_TEMPLATE}:services/users/requirements.txt"
 
 
 def test_manifest_is_the_source_of_truth(default_project: Path) -> None:
@@ -114,5 +116,6 @@ def test_copier_copy_gives_the_same_tree(combo: dict[str, str], tmp_path: Path) 
             copier.run_copy(
                 str(root), dst / "services" / service["name"], data={**context, "service": service}, **common
             )
-    exclude = {".msmvp", "msmvp.yaml"}
+    # The locks are msmvp's, not a template's: each is taken from msmvp's union lock (msmvp.locks).
+    exclude = {".msmvp", "msmvp.yaml", *(p.relative_to(rendered).as_posix() for p in rendered.rglob("*.lock"))}
     assert_files(tree_digest(dst, exclude), tree_digest(rendered, exclude))

@@ -29,6 +29,8 @@ SUFFIX = ".jinja"
 # libyaml when PyYAML has it: the same safe loading of the copier.yml files, several times faster.
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SERVICES_DIR = "services"
+# The provenance "template" of a generated lock: msmvp's union lock, taken for that requirements file.
+LOCK_TEMPLATE = "msmvp/lockdata/union.lock"
 _EXCLUDE = {"__pycache__", ".DS_Store"}
 
 
@@ -140,13 +142,14 @@ def _templates(options: Mapping[str, str], kind: str) -> list[_Template]:
 
 def project_context(manifest: Manifest) -> dict[str, Any]:
     """The context every template sees (docs/templates.md)."""
-    from msmvp import __version__
+    from msmvp import __version__, locks
 
     options = resolve(manifest.options)
     return {
         "project_name": manifest.name,
         "project_module": manifest.name.replace("-", "_"),
         "msmvp_version": __version__,
+        "python_version": locks.PYTHON_VERSION,
         "services": manifest.service_contexts(),
         **options,
         **components.exports(options),
@@ -155,7 +158,21 @@ def project_context(manifest: Manifest) -> dict[str, Any]:
 
 
 def render(manifest: Manifest) -> list[PlannedFile]:
-    """Render every file of the project described by ``manifest``, sorted by path.
+    """Render every file of the project described by ``manifest``, sorted by path: the
+    templates' files plus a lock beside each requirements file (:mod:`msmvp.locks`)."""
+    from msmvp import locks
+
+    planned = render_files(manifest)
+    by_path = {f.path: f for f in planned}
+    for source, path, content in locks.plan_locks({f.path: f.content for f in planned}):
+        if path in by_path:
+            raise TemplateError(f"{by_path[path].template} writes {path}, the lock msmvp makes of {source}")
+        by_path[path] = PlannedFile(path, content, f"{LOCK_TEMPLATE}:{source}")
+    return [by_path[path] for path in sorted(by_path)]
+
+
+def render_files(manifest: Manifest) -> list[PlannedFile]:
+    """The templates' files of the project described by ``manifest``, sorted by path.
 
     Two templates writing the same path is an error in the templates, reported with both names.
     """
