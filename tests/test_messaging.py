@@ -9,6 +9,7 @@ through the real server (also after the consumer was down).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,13 @@ def test_upgrade_to_nats_merges_the_users_edits(tmp_path: Path) -> None:
     assert not back.plan.conflicts
     assert not (root / "services/users/users_service/broker.py").exists()
     assert "my routes edit" in routes.read_text()
+
+
+def test_make_dev_without_rabbitmq_server_says_how_to_install_it(tmp_path: Path) -> None:
+    project = _render(tmp_path / "shop", messaging="rabbitmq")
+    env = {**os.environ, "RABBITMQ_SERVER_BIN": str(tmp_path / "missing"), "DEV_WORKDIR": str(tmp_path / "dev")}
+    result = run([sys.executable, "scripts/dev.py", "--quiet"], cwd=project, env=env, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no RabbitMQ server: install it: sudo apt-get install rabbitmq-server (or set RABBITMQ_SERVER_BIN)"
+    )

@@ -48,7 +48,7 @@ def processes(stack: Any) -> list[tuple[str, list[str], dict[str, str]]]:
     return [("nats", [*argv, "-js", "-sd", str(store)], dict(os.environ))]
 
 
-def ready(stack: Any) -> bool:
+def ready(stack: Any, _name: str) -> bool:
     _port, monitor = _ports(stack)
     url = f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"
     try:
