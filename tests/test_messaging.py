@@ -52,6 +52,7 @@ def test_asyncapi_documents_are_what_faststream_generates(project: Path) -> None
     assert ("send", "orders.dead-letter.v1") in actions
 
 
+@pytest.mark.slow
 def test_generated_event_and_contract_tests_pass_on_the_in_memory_broker(project: Path) -> None:
     result = run(
         [
@@ -94,6 +95,7 @@ def test_compose_and_kubernetes_get_the_broker_and_its_url(project: Path) -> Non
     assert broker in (project / "docs/messaging.md").read_text().lower() or broker == "kafka"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broker_server", BROKERS, indirect=True)
 def test_a_deleted_user_reaches_orders_through_the_real_broker(
     broker_server: str,  # noqa: F811 - the fixture
