@@ -52,7 +52,7 @@ def ready(stack: Any, _name: str) -> bool:
     _port, monitor = _ports(stack)
     url = f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - loopback URL we built
+        with urllib.request.urlopen(url, timeout=1.0) as response:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
