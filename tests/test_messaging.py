@@ -121,7 +121,8 @@ def test_a_deleted_user_reaches_orders_through_the_real_broker(
     assert outcome["published_deleted"] == 2.0
 
 
-def test_upgrade_to_nats_merges_the_users_edits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", BROKERS)
+def test_upgrade_to_a_broker_merges_the_users_edits(broker: str, tmp_path: Path) -> None:
     api.new_project("shop", output_dir=tmp_path)
     root = tmp_path / "shop"
     routes = root / "services/users/users_service/routes.py"
@@ -130,15 +131,16 @@ def test_upgrade_to_nats_merges_the_users_edits(tmp_path: Path) -> None:
     compose.write_text(compose.read_text() + "\n# my compose edit\n")
     subprocess.run(["git", "commit", "-qam", "user edits"], cwd=root, check=True)
 
-    outcome = grow.upgrade(root, {"messaging": "nats"})
+    outcome = grow.upgrade(root, {"messaging": broker})
     assert not outcome.plan.conflicts
     assert "my routes edit" in routes.read_text()
     assert "my compose edit" in compose.read_text()
-    assert "NatsBroker(" in (root / "services/users/users_service/broker.py").read_text()
+    label = {"nats": "Nats", "rabbitmq": "Rabbit", "kafka": "Kafka"}[broker]
+    assert f"{label}Broker(" in (root / "services/users/users_service/broker.py").read_text()
     assert "class Events" in (root / "services/users/users_service/events.py").read_text()
     assert (root / "services/orders/asyncapi.json").is_file()
     assert (root / "services/orders/migrations/versions/0002_events.py").is_file()
-    assert "faststream[nats" in (root / "services/orders/requirements.txt").read_text()
+    assert f"faststream[{label.lower()}," in (root / "services/orders/requirements.txt").read_text()
     assert "deploy/compose/messaging.yaml" in (root / "Makefile").read_text()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True)
     assert status.stdout == ""
