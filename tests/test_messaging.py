@@ -96,6 +96,18 @@ def test_compose_and_kubernetes_get_the_broker_and_its_url(project: Path) -> Non
 
 
 @pytest.mark.slow
+def test_the_dev_runner_starts_the_broker_and_events_flow_through_the_gateway(project: Path) -> None:
+    """The generated integration test: the stack (make dev's runner) starts the real broker first."""
+    result = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_events.py"],
+        cwd=project,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("broker_server", BROKERS, indirect=True)
 def test_a_deleted_user_reaches_orders_through_the_real_broker(
     broker_server: str,  # noqa: F811 - the fixture
