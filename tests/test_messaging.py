@@ -171,3 +171,21 @@ def test_make_dev_without_rabbitmq_server_says_how_to_install_it(tmp_path: Path)
     assert result.stderr.strip() == (
         "error: no RabbitMQ server: install it: sudo apt-get install rabbitmq-server (or set RABBITMQ_SERVER_BIN)"
     )
+
+
+def test_the_events_dashboard_queries_are_valid_promql(project: Path, tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    board = json.loads((project / "monitoring/grafana/dashboards/messaging.json").read_text())
+    grafana_vars = {"$__rate_interval": "5m", "$service": ".*"}
+    rules = []
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for var, value in grafana_vars.items():
+                expr = expr.replace(var, value)
+            rules.append({"record": f"dashboard:expr_{len(rules)}", "expr": expr})
+    assert len(rules) >= 6
+    rule_file = tmp_path / "dashboard-rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run([promtool, "check", "rules", str(rule_file)])
+    assert result.returncode == 0, result.stdout + result.stderr
