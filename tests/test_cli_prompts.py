@@ -81,7 +81,13 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
     term = Terminal(["new", "shop", "--no-git", "--output-dir", str(tmp_path)], tmp_path)
     try:
         # An option with one buildable value is not asked: it is stated, with why.
-        assert "protocol — synchronous service-to-service calls: rest (grpc: not built yet)" in term.expect("deploy — ")
+        assert "protocol — synchronous service-to-service calls: rest (grpc: not built yet)" in term.expect(
+            "messaging — "
+        )
+        prompt = term.expect(":")
+        assert "[none/rabbitmq/kafka/nats] (none)" in prompt
+        term.send("")  # Enter takes the default
+        term.expect("deploy — ")
         prompt = term.expect(":")
         assert "[both/compose/kubernetes] (both)" in prompt
         term.send("kubernetes")

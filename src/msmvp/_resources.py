@@ -31,7 +31,8 @@ def checklists_dir() -> Path:
 @cache
 def component_values(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Built values per axis: the ``components/<axis>/<value>/`` folders holding a
-    ``component.yml``. Here, not in :mod:`msmvp.components`, so the CLI can list them for
+    ``component.yml``. A folder whose name starts with ``_`` holds what several values of the
+    axis share (they name it in ``uses``) and is not a value itself. Here, not in :mod:`msmvp.components`, so the CLI can list them for
     ``--help`` without importing the component models (and pydantic)."""
     root = root if root is not None else templates_dir() / "components"
     out: dict[str, tuple[str, ...]] = {}
@@ -39,7 +40,11 @@ def component_values(root: Path | None = None) -> dict[str, tuple[str, ...]]:
         return out
     for axis_dir in sorted(root.iterdir()):
         if axis_dir.is_dir():
-            out[axis_dir.name] = tuple(sorted(v.name for v in axis_dir.iterdir() if (v / "component.yml").is_file()))
+            out[axis_dir.name] = tuple(
+                sorted(
+                    v.name for v in axis_dir.iterdir() if (v / "component.yml").is_file() and not v.name.startswith("_")
+                )
+            )
     return out
 
 

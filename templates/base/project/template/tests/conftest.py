@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from scripts import gateway as gateway_impl
-from scripts.dev import SERVICES, ServiceSpec, Stack, StackError
+from scripts.dev import SERVICES, ServiceSpec, Stack, StackError, broker
 from scripts.token import mint
 
 # A small token bucket (burst, per second) so the rate-limit test needs few requests; the
@@ -50,6 +50,8 @@ def _free_ports(count: int) -> list[int]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if gateway_impl.find_binary() is None:
         pytest.skip(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
+    if broker is not None and broker.find_binary() is None:
+        pytest.skip(f"no {broker.LABEL} server: {broker.INSTALL_HINT}")
     gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + len(SERVICES))
     running = Stack(
         workdir=tmp_path_factory.mktemp("stack"),
