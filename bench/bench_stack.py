@@ -78,7 +78,7 @@ def free_port() -> int:
 def wrk(url: str, token: str, seconds: int, connections: int) -> tuple[float, float, float]:
     """(requests/s, p50 ms, p99 ms) of one bounded wrk run; exits when a response was not 2xx."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
         capture_output=True,
         text=True,
         check=True,
