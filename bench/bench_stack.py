@@ -55,18 +55,46 @@ class Load:
     rps: list[float] = field(default_factory=list)
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    # Server CPU per request (microseconds): what a request costs, whatever else runs on the machine.
+    cpu_us: list[float] = field(default_factory=list)
 
-    def add(self, result: tuple[float, float, float]) -> None:
-        self.rps.append(result[0])
-        self.p50.append(result[1])
-        self.p99.append(result[2])
+    def add(self, result: Result, cpu_seconds: float) -> None:
+        self.rps.append(result.rps)
+        self.p50.append(result.p50)
+        self.p99.append(result.p99)
+        self.cpu_us.append(cpu_seconds / result.requests * 1e6)
 
     def line(self) -> str:
         med = statistics.median
         return (
-            f"{self.label:<34} {med(self.rps):8.0f} req/s  p50 {med(self.p50):6.2f} ms  p99 {med(self.p99):6.2f} ms"
-            f"   (req/s min {min(self.rps):.0f}, max {max(self.rps):.0f})"
+            f"{self.label:<30} {med(self.rps):6.0f} req/s  p50 {med(self.p50):6.2f} ms  p99 {med(self.p99):6.2f} ms"
+            f"  server CPU {med(self.cpu_us):4.0f} us/request (= {1e6 / med(self.cpu_us):.0f} req/s per core)"
+            f"  (req/s min {min(self.rps):.0f}, max {max(self.rps):.0f})"
         )
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, token: str, args: argparse.Namespace, pids: list[int]) -> tuple[Result, float]:
+    """One wrk run and the CPU seconds the server processes spent on it."""
+    before = cpu_seconds(pids)
+    result = wrk(url, token, args.seconds, args.connections)
+    return result, cpu_seconds(pids) - before
 
 
 def free_port() -> int:
@@ -75,8 +103,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wrk(url: str, token: str, seconds: int, connections: int) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) of one bounded wrk run; exits when a response was not 2xx."""
+def wrk(url: str, token: str, seconds: int, connections: int) -> Result:
+    """Requests/s, p50 and p99 (ms) and requests of one bounded wrk run; exits on a non-2xx answer."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
         capture_output=True,
@@ -92,7 +120,8 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> tuple[float, fl
         value, unit = re.search(rf"^\s+{name}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE).groups()  # type: ignore[union-attr]
         return float(value) * _UNITS[unit]
 
-    return rps, percentile("50"), percentile("99")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(rps, percentile("50"), percentile("99"), requests)
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
@@ -171,7 +200,7 @@ def single_service(project: Path, dev: ModuleType, token_module: ModuleType, arg
         wrk(url, token, 2, args.connections)  # warm-up
         load = Load(f"one service ({SERVICE}), direct")
         for _ in range(args.rounds):
-            load.add(wrk(url, token, args.seconds, args.connections))
+            load.add(*measured(url, token, args, [server.pid]))
         return load
     finally:
         server.send_signal(signal.SIGINT)
@@ -195,16 +224,19 @@ def through_gateway(project: Path, dev: ModuleType, token_module: ModuleType, ar
     try:
         token = token_module.mint(stack.secret, ("admin",), sub="bench", ttl=3600)
         path = create_entry(stack.service_url(SERVICE), token).split("/api/", 1)[1]
+        service_pid = stack.processes[SERVICE].popen.pid
+        # Through the gateway, the request costs the service and every process of the gateway.
+        edge_pids = [proc.popen.pid for name, proc in stack.processes.items() if name not in stack.ports]
         targets = {
-            "stack: service direct": f"{stack.service_url(SERVICE)}/api/{path}",
-            "stack: through the gateway": f"{stack.gateway_url}/api/{path}",
+            "stack: service direct": (f"{stack.service_url(SERVICE)}/api/{path}", [service_pid]),
+            "stack: through the gateway": (f"{stack.gateway_url}/api/{path}", [service_pid, *edge_pids]),
         }
         loads = {label: Load(label) for label in targets}
-        for url in targets.values():
+        for url, _pids in targets.values():
             wrk(url, token, 2, args.connections)  # warm-up
         for _ in range(args.rounds):
-            for label, url in targets.items():
-                loads[label].add(wrk(url, token, args.seconds, args.connections))
+            for label, (url, pids) in targets.items():
+                loads[label].add(*measured(url, token, args, pids))
         return list(loads.values())
     finally:
         stack.stop()
