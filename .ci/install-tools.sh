@@ -44,6 +44,8 @@ have promtool || apt_pkgs+=(prometheus)
 have amtool || apt_pkgs+=(prometheus-alertmanager)
 have redis-server || apt_pkgs+=(redis-server)
 have psql || apt_pkgs+=(postgresql-client)
+# bench/bench_stack.py loads the generated stack with wrk (the bench is not part of CI).
+have wrk || apt_pkgs+=(wrk)
 # gitlab-ci-local copies the checkout with rsync; npm-groovy-lint runs CodeNarc on Java.
 have rsync || apt_pkgs+=(rsync)
 have java || apt_pkgs+=(openjdk-17-jre-headless)

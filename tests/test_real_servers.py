@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,8 @@ def service_dir(default_project: Path, tmp_path: Path) -> Path:
 
 def start_service(service_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    full = {**os.environ, "JWT_SECRET": SECRET, **env}
+    # Metrics on a free loopback port, not 0.0.0.0:9102 (what a container uses).
+    full = {**os.environ, "JWT_SECRET": SECRET, "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0", **env}
     migrate = run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=service_dir, env=full)
     assert migrate.returncode == 0, migrate.stderr
     proc = subprocess.Popen(
@@ -145,13 +147,26 @@ def test_service_on_postgresql(service_dir: Path, postgres: str) -> None:
             assert created.status_code == 201, created.text
             item_id = created.json()["id"]
             assert client.get(f"/api/v1/users/{item_id}", headers=auth).json()["name"] == "ada"
+            # The same Idempotency-Key from several clients at once: one entry, one answer for all.
+            keyed = {**auth, "Idempotency-Key": "pg-race"}
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                answers = list(
+                    pool.map(lambda _: client.post("/api/v1/users", json={"name": "bob"}, headers=keyed), range(6))
+                )
+            assert {answer.status_code for answer in answers} == {201}, [answer.text for answer in answers]
+            assert len({answer.text for answer in answers}) == 1
+            # A write with a stale ETag loses against the one that came first (row version on PostgreSQL).
+            tag = created.headers["ETag"]
+            patch = {**auth, "If-Match": tag, "Content-Type": "application/merge-patch+json"}
+            assert client.patch(f"/api/v1/users/{item_id}", content=b'{"description": "x"}', headers=patch).is_success
+            assert client.patch(f"/api/v1/users/{item_id}", content=b"{}", headers=patch).status_code == 412
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    rows = run(["psql", url, "-Atc", "SELECT name FROM users"])
-    assert rows.stdout.split() == ["ada"], rows.stderr
+    rows = run(["psql", url, "-Atc", "SELECT name FROM users ORDER BY id"])
+    assert rows.stdout.split() == ["ada", "bob"], rows.stderr
     tables = run(["psql", url, "-Atc", "SELECT version_num FROM alembic_version"])
-    assert tables.stdout.strip() == "0001", tables.stderr
+    assert tables.stdout.strip() == "0002", tables.stderr
 
 
 def test_service_caches_in_redis_and_survives_its_outage(

@@ -52,10 +52,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.skip(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
     if broker is not None and broker.find_binary() is None:
         pytest.skip(f"no {broker.LABEL} server: {broker.INSTALL_HINT}")
-    gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + len(SERVICES))
+    gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + 2 * len(SERVICES))
+    # An API port and a metrics port per service.
+    api_ports, metrics_ports = service_ports[: len(SERVICES)], service_ports[len(SERVICES) :]
     running = Stack(
         workdir=tmp_path_factory.mktemp("stack"),
-        ports={svc.name: port for svc, port in zip(SERVICES, service_ports, strict=True)},
+        ports={svc.name: port for svc, port in zip(SERVICES, api_ports, strict=True)},
+        metrics_ports={svc.name: port for svc, port in zip(SERVICES, metrics_ports, strict=True)},
         gateway_port=gateway_port,
         admin_port=admin_port,
         tls_port=tls_port,

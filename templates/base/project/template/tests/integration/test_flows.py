@@ -37,7 +37,7 @@ def test_missing_reference_is_rejected(caller: ServiceSpec, api) -> None:
     for callee in caller.calls:
         response = api.create(caller, {**refs, callee: 999_999_999})
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["code"] == "unknown_reference"
+        assert [error["type"] for error in response.json()["errors"]] == ["unknown_reference"]
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)

@@ -19,27 +19,48 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_a_port_in_use_is_found_before_anything_starts(tmp_path: Path) -> None:
+def _stack_with_taken_port(tmp_path: Path, port: int, kind: str) -> Stack:
+    """A stack on free ports, except the first service's `kind` port ("api" or "metrics")."""
     first = SERVICES[0].name
+    ports = {svc.name: _free_port() for svc in SERVICES}
+    metrics_ports = {svc.name: _free_port() for svc in SERVICES}
+    (ports if kind == "api" else metrics_ports)[first] = port
+    return Stack(
+        workdir=tmp_path,
+        ports=ports,
+        metrics_ports=metrics_ports,
+        gateway_port=_free_port(),
+        admin_port=_free_port(),
+        tls_port=_free_port(),
+        echo=False,
+    )
+
+
+@pytest.mark.parametrize(("kind", "named"), [("api", "'s port"), ("metrics", "'s metrics port")])
+def test_a_port_in_use_is_found_before_anything_starts(tmp_path: Path, kind: str, named: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        stack = Stack(
-            workdir=tmp_path,
-            ports={first: port, **{svc.name: _free_port() for svc in SERVICES[1:]}},
-            gateway_port=_free_port(),
-            admin_port=_free_port(),
-            tls_port=_free_port(),
-            echo=False,
-        )
+        stack = _stack_with_taken_port(tmp_path, port, kind)
         with pytest.raises(StackError) as error:
             stack.check_ports()
     message = str(error.value)
     assert "\n" not in message
-    assert f"port {port} is already in use" in message
+    assert f"port {port} is already in use: set {SERVICES[0].name}{named}" in message
     assert "DEV_BASE_PORT" in message
     assert not stack.processes, "nothing may start"
+
+
+def test_each_service_gets_a_metrics_port_of_its_own(tmp_path: Path) -> None:
+    stack = Stack(workdir=tmp_path, base_port=18000, echo=False)
+    for svc in SERVICES:
+        metrics_port = stack.metrics_ports[svc.name]
+        assert metrics_port == stack.ports[svc.name] + 1000
+        env = stack.service_env(svc)
+        assert (env["METRICS_HOST"], env["METRICS_PORT"]) == ("127.0.0.1", str(metrics_port))
+        assert stack.metrics_url(svc.name) == f"http://127.0.0.1:{metrics_port}/metrics"
+    assert len(set(stack.metrics_ports.values()) | set(stack.ports.values())) == 2 * len(SERVICES)
 
 
 def test_a_crashed_process_is_restarted_with_backoff_and_the_others_keep_running(
