@@ -28,7 +28,7 @@ def _resource(name: str) -> str:
 
 def _consumed(stack: Stack, svc: ServiceSpec, event_type: str) -> float:
     """events_consumed_total{outcome="applied"} of `svc` for `event_type`, from its /metrics."""
-    text = httpx.get(f"{stack.service_url(svc.name)}/metrics", timeout=5.0).text
+    text = httpx.get(stack.metrics_url(svc.name), timeout=5.0).text
     wanted = ('outcome="applied"', f'type="{event_type}"')
     return sum(
         float(line.rsplit(" ", 1)[1])
