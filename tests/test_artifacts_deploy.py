@@ -87,6 +87,9 @@ def test_compose_wires_every_service_to_its_own_database(project: Path) -> None:
         assert spec["deploy"]["resources"]["limits"]["memory"]
         assert spec["restart"] == "unless-stopped"
         assert spec["read_only"] is True
+        # Metrics on their own port, reachable inside the network, never published.
+        assert env["METRICS_PORT"] == "9102" and "9102" in spec["expose"]
+        assert "ports" not in spec
         # database per service: only the service shares a network with its database
         db = services[f"{name}-db"]
         assert db["healthcheck"]["test"]
