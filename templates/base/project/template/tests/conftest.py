@@ -20,9 +20,10 @@ from scripts import gateway as gateway_impl
 from scripts.dev import SERVICES, ServiceSpec, Stack, StackError
 from scripts.token import mint
 
-# A small token bucket (burst, per second) so the rate-limit test needs few requests; the
-# other tests stay far below it.
-RATE_LIMIT = (100, 100)
+# Small token buckets (burst, per second) so the rate-limit tests need few requests; the
+# refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
+# time) empties its bucket within a second or two; the other tests stay far below it.
+RATE_LIMIT = (200, 50)
 # Fast failure handling, so the failure tests take seconds, not minutes.
 FAILURE_SETTINGS = {
     "BREAKER_FAIL_MAX": "3",
