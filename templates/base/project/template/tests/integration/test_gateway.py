@@ -192,7 +192,7 @@ def _second_loopback_address() -> bool:
 @pytest.mark.usefixtures("drained_bucket")
 def test_one_token_subject_does_not_limit_another(stack: Stack) -> None:
     # Requests with a valid token are limited per subject, also from the same address. First of
-    # the rate-limit tests: a gateway that also caps each address (Traefik) has this one's full.
+    # the rate-limit tests: a gateway that also caps each client address finds that cap still full.
     url = f"{stack.gateway_url}/api/v1/{NAMES[0]}?limit=1"
     greedy = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='greedy')}"}
     patient = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='patient')}"}
