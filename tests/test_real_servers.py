@@ -185,7 +185,11 @@ def test_migration_init_containers_migrate_once_under_the_lock(
     """Three pods' init containers start at once against a real PostgreSQL: one migrates, the
     others wait for the lock and find the schema at head."""
     script = default_project / "deploy" / "k8s" / "base" / "migrate.py"
-    env = {**os.environ, "DATABASE_URL": f"{postgres.replace('postgresql://', 'postgresql+asyncpg://')}/users"}
+    # A database of its own: the other tests of this module migrate `users`.
+    host, port = postgres.rsplit("@", 1)[1].split(":")
+    created = run(["psql", "-h", host, "-p", port, "-U", "msmvp", "-d", "postgres", "-c", "CREATE DATABASE rollout"])
+    assert created.returncode == 0, created.stderr
+    env = {**os.environ, "DATABASE_URL": f"{postgres.replace('postgresql://', 'postgresql+asyncpg://')}/rollout"}
     pods = [
         subprocess.Popen(
             [sys.executable, str(script)], cwd=service_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
