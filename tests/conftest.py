@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +80,19 @@ def service_names(project: Path) -> list[str]:
     import yaml
 
     return [str(s["name"]) for s in yaml.safe_load((project / "msmvp.yaml").read_text())["services"]]
+
+
+def run_generated_stack_tests(project: Path, tmp_path: Path) -> str:
+    """The generated project's repo-level tests (tests/: integration and failure, through its real
+    gateway on free loopback ports) in a copy of it; asserts all pass, returns the output."""
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".git"))
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    result = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=copy, env=env, timeout=600
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    last = output.strip().splitlines()[-1]
+    assert " passed" in last and "skipped" not in last and "failed" not in last, output[-3000:]
+    return output

@@ -87,6 +87,9 @@ def test_compose_wires_every_service_to_its_own_database(project: Path) -> None:
         assert spec["deploy"]["resources"]["limits"]["memory"]
         assert spec["restart"] == "unless-stopped"
         assert spec["read_only"] is True
+        # Metrics on their own port, reachable inside the network, never published.
+        assert env["METRICS_PORT"] == "9102" and "9102" in spec["expose"]
+        assert "ports" not in spec
         # database per service: only the service shares a network with its database
         db = services[f"{name}-db"]
         assert db["healthcheck"]["test"]
@@ -148,6 +151,22 @@ def test_overlay_has_the_full_set_per_service(project: Path, overlay: str) -> No
             assert container["resources"]["limits"] and container["resources"]["requests"]
             refs = [next(iter(e.values()))["name"] for e in container["envFrom"]]
             assert any(r.endswith("-config") for r in refs) and any(r.endswith("-secrets") for r in refs)
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert ports == {"http": 8000, "metrics": 9102}
+            assert doc["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9102"
+            # Graceful shutdown: a pause before SIGTERM, inside the grace period.
+            assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+            assert pod["terminationGracePeriodSeconds"] >= 25
+            keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+            assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+            # Migrations once per rollout: the init container under a database lock, not the server.
+            (init,) = pod["initContainers"]
+            assert init["command"] == ["python", "/opt/migrate/migrate.py"]
+            assert "alembic" not in " ".join(container["command"])
+            assert container["command"][:2] == [
+                "uvicorn",
+                f"{doc['metadata']['name'].replace('-', '_')}_service.main:app",
+            ]
 
 
 def test_prod_scales_beyond_dev(default_project: Path) -> None:
@@ -178,6 +197,20 @@ def test_canary_overlay_is_a_second_track_behind_the_stable_service(project: Pat
     assert "Canary procedure" in text and "Blue/green" in text
 
 
+def test_migration_script_holds_a_database_lock(default_project: Path) -> None:
+    docs = _kustomize(default_project, "prod")
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "migrate"]
+    script = config["data"]["migrate.py"]
+    compile(script, "migrate.py", "exec")
+    assert "pg_advisory_lock" in script and '"alembic", "upgrade", "head"' in script
+    # The canary's pods find the stable release's copy under the same name.
+    canary = _kustomize(default_project, "canary")
+    volumes = {
+        v["configMap"]["name"] for d in canary for v in d["spec"]["template"]["spec"]["volumes"] if "configMap" in v
+    }
+    assert volumes == {"migrate"}
+
+
 def test_network_policies_allow_only_callers(default_project: Path) -> None:
     policies = {
         d["metadata"]["name"]: d["spec"] for d in _kustomize(default_project, "prod") if d["kind"] == "NetworkPolicy"
@@ -194,3 +227,44 @@ def test_network_policies_allow_only_callers(default_project: Path) -> None:
         }
         callers = {str(s["name"]) for s in _manifest_services(default_project) if name in (s.get("calls") or [])}
         assert allowed == {"gateway"} | callers, name
+        # Metrics: only the monitoring namespace, only on the metrics port.
+        for rule in policies[name]["ingress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            from_monitoring = any("namespaceSelector" in peer for peer in rule["from"])
+            assert ports == ({9102} if from_monitoring else {8000}), rule
+
+
+@pytest.mark.parametrize("cache", ["none", "redis"])
+@pytest.mark.parametrize("gateway", ["envoy", "nginx", "traefik"])
+def test_every_gateway_and_cache_gives_valid_overlays_naming_only_what_is_deployed(
+    project_factory: Any, gateway: str, cache: str, tmp_path: Path
+) -> None:
+    validate = require_tool("kubernetes-validate", "pip install kubernetes-validate")
+    project = project_factory(gateway=gateway, cache=cache)
+    for overlay in OVERLAYS:
+        docs = _kustomize(project, overlay)
+        out = tmp_path / f"{overlay}.yaml"
+        out.write_text(yaml.safe_dump_all(docs))
+        result = run([validate, "--strict", "--quiet", str(out)])
+        assert result.returncode == 0, f"{overlay}: {result.stdout}{result.stderr}"
+    prod = _kustomize(project, "prod")
+    config = next(d for d in prod if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "shop-config")
+    # Redis is not deployed in the cluster: nothing points at a host of that name.
+    assert not any("redis" in str(value).lower() for value in config["data"].values())
+    egress_ports = {
+        port["port"]
+        for d in prod
+        if d["kind"] == "NetworkPolicy"
+        for rule in d["spec"].get("egress", [])
+        for port in rule.get("ports", [])
+    }
+    assert (6379 in egress_ports) == (cache == "redis")
+    services = [
+        d
+        for d in prod
+        if d["kind"] == "Service" and d["metadata"]["labels"].get("app.kubernetes.io/component") == "service"
+    ]
+    assert services
+    # Envoy balances and ejects per pod (STRICT_DNS over a headless Service); nginx and Traefik
+    # go through the Service's virtual address (kube-proxy balances per connection).
+    assert all((s["spec"].get("clusterIP") == "None") == (gateway == "envoy") for s in services), gateway

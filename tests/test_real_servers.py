@@ -192,3 +192,27 @@ def test_service_caches_in_redis_and_survives_its_outage(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_migration_init_containers_migrate_once_under_the_lock(
+    default_project: Path, service_dir: Path, postgres: str
+) -> None:
+    """Three pods' init containers start at once against a real PostgreSQL: one migrates, the
+    others wait for the lock and find the schema at head."""
+    script = default_project / "deploy" / "k8s" / "base" / "migrate.py"
+    # A database of its own: the other tests of this module migrate `users`.
+    host, port = postgres.rsplit("@", 1)[1].split(":")
+    created = run(["psql", "-h", host, "-p", port, "-U", "msmvp", "-d", "postgres", "-c", "CREATE DATABASE rollout"])
+    assert created.returncode == 0, created.stderr
+    env = {**os.environ, "DATABASE_URL": f"{postgres.replace('postgresql://', 'postgresql+asyncpg://')}/rollout"}
+    pods = [
+        subprocess.Popen(
+            [sys.executable, str(script)], cwd=service_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for _ in range(3)
+    ]
+    outputs = [pod.communicate(timeout=120)[0].decode() for pod in pods]
+    assert [pod.returncode for pod in pods] == [0, 0, 0], outputs
+    assert all("lock held" in out for out in outputs), outputs
+    ran = [out for out in outputs if "Running upgrade  -> 0001" in out]
+    assert len(ran) == 1, outputs

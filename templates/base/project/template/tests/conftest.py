@@ -8,8 +8,10 @@ share it; each test that breaks something puts it back.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -18,9 +20,10 @@ from scripts import gateway as gateway_impl
 from scripts.dev import SERVICES, ServiceSpec, Stack, StackError, broker
 from scripts.token import mint
 
-# A small token bucket (burst, per second) so the rate-limit test needs few requests; the
-# other tests stay far below it.
-RATE_LIMIT = (100, 100)
+# Small token buckets (burst, per second) so the rate-limit tests need few requests; the
+# refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
+# time) empties its bucket within a second or two; the other tests stay far below it.
+RATE_LIMIT = (200, 50)
 # Fast failure handling, so the failure tests take seconds, not minutes.
 FAILURE_SETTINGS = {
     "BREAKER_FAIL_MAX": "3",
@@ -31,6 +34,56 @@ FAILURE_SETTINGS = {
 }
 
 Token = Callable[..., str]
+
+
+class OtlpSink:
+    """A stand-in OTLP/HTTP collector: keeps every export the services POST to /v1/traces."""
+
+    def __init__(self) -> None:
+        self.exports: list[bytes] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/v1/traces":
+                    sink.exports.append(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def spans(self) -> list[tuple[str, str]]:
+        """(service.name, trace id in hex) of every span received so far."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        found = []
+        for body in list(self.exports):
+            request = ExportTraceServiceRequest.FromString(body)
+            for resource_spans in request.resource_spans:
+                attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    found += [(attributes.get("service.name", ""), s.trace_id.hex()) for s in scope_spans.spans]
+        return found
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpSink]:
+    """Where the stack's services send their spans (tracing is on in the tests, as in production)."""
+    sink = OtlpSink()
+    sink.thread.start()
+    try:
+        yield sink
+    finally:
+        sink.server.shutdown()
+        sink.server.server_close()
 
 
 def _free_ports(count: int) -> list[int]:
@@ -47,7 +100,7 @@ def _free_ports(count: int) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpSink) -> Iterator[Stack]:
     if gateway_impl.find_binary() is None:
         pytest.skip(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
     if broker is not None and broker.find_binary() is None:
@@ -62,7 +115,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         gateway_port=gateway_port,
         admin_port=admin_port,
         tls_port=tls_port,
-        env=FAILURE_SETTINGS,
+        # Spans are exported every 100 ms, so a test sees them soon after its request.
+        env={**FAILURE_SETTINGS, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url, "OTEL_BSP_SCHEDULE_DELAY": "100"},
         rate_limit=RATE_LIMIT,
     )
     try:

@@ -39,10 +39,12 @@ def test_callee_down_gives_clean_503_and_opens_the_breaker(stack: Stack, api, po
     refs = api.references(caller)
     stack.stop_service(callee)
     try:
-        # The gateway itself answers JSON for the stopped service's own route.
+        # The gateway itself answers problem details for the stopped service's own route.
         direct = api.client.get(f"/api/v1/{callee}", headers=api.headers("reader"))
         assert direct.status_code == 503
-        assert direct.json()["error"]["request_id"]
+        assert direct.headers["content-type"].startswith("application/problem+json"), direct.headers
+        assert direct.json()["status"] == 503
+        assert direct.json()["request_id"]
 
         for attempt in range(1, 4):
             response = api.create(caller, refs)

@@ -1,13 +1,17 @@
 """The edge, through the real gateway (whichever the project chose): routing, tokens checked
-at the gateway, roles at the services, request ids, errors as JSON, and the rate limit.
+at the gateway, roles at the services, request ids, the gateway's own errors as RFC 9457
+problem details, the body cap, no /metrics from outside, and the per-client rate limit.
 What only one gateway has is tested next to it, in test_gateway_<gateway>.py."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +24,27 @@ pytestmark = pytest.mark.integration
 NAMES = [svc.name for svc in SERVICES]
 
 
-def _error(response: httpx.Response) -> dict[str, str]:
-    assert response.headers["content-type"].startswith("application/json"), response.text
-    return dict(response.json()["error"])
+# The titles of the statuses a gateway answers itself (RFC 9110 reason phrases).
+TITLES = {
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Content Too Large",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The RFC 9457 problem details of a reply the gateway answered itself with `status`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0].strip() == "application/problem+json", response.headers
+    body: dict[str, Any] = response.json()
+    assert body["type"] == "about:blank", body
+    assert body["title"] == TITLES[status], body
+    assert body["status"] == status, body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    return body
 
 
 def test_gateway_answers_its_own_health_check(gateway: httpx.Client) -> None:
@@ -41,8 +63,8 @@ def test_valid_token_reaches_the_service(name: str, gateway: httpx.Client, token
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client) -> None:
     response = gateway.get(f"/api/v1/{name}")
-    assert response.status_code == 401
-    assert _error(response)["code"]
+    problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize(
@@ -57,8 +79,7 @@ def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client)
 )
 def test_bad_token_is_rejected(bad_token: Callable[[str], str], gateway: httpx.Client, stack: Stack) -> None:
     response = gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {bad_token(stack.secret)}"})
-    assert response.status_code == 401
-    assert _error(response)["code"]
+    problem(response, 401)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,6 +89,7 @@ def test_missing_role_is_forbidden_by_the_service(name: str, gateway: httpx.Clie
     assert gateway.post(f"/api/v1/{name}", json={"name": "x"}, headers=reader).status_code == 403
     response = gateway.delete(f"/api/v1/{name}/1", headers=writer)
     assert response.status_code == 403
+    # The service's own answer, passed through unchanged: a problem+json 403.
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 403
 
@@ -83,9 +105,23 @@ def test_services_check_the_token_again(gateway: httpx.Client, stack: Stack, tok
 def test_unknown_routes_are_404(gateway: httpx.Client, token: Callable[..., str]) -> None:
     headers = {"Authorization": f"Bearer {token('admin')}"}
     for path in ("/nothing-here", "/api/v1/no-such-service", f"/api/v2/{NAMES[0]}", f"/api/v1/{NAMES[0]}x"):
+        problem(gateway.get(path, headers=headers), 404)
+
+
+def test_metrics_are_not_reachable_through_the_gateway(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    # Prometheus scrapes the services' metrics port inside the network; from outside, no route.
+    headers = {"Authorization": f"Bearer {token('admin')}"}
+    for path in ("/metrics", f"/api/v1/{NAMES[0]}/../../../metrics", f"/{NAMES[0]}/metrics"):
         response = gateway.get(path, headers=headers)
-        assert response.status_code == 404, path
-        assert _error(response)["code"]
+        assert response.status_code == 404, (path, response.status_code)
+        assert "# TYPE" not in response.text
+        problem(response, 404)
+
+
+def test_a_body_over_one_mib_is_413_at_the_edge(gateway: httpx.Client, token: Callable[..., str]) -> None:
+    headers = {"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"}
+    big = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+    problem(gateway.post(f"/api/v1/{NAMES[0]}", content=big, headers=headers), 413)
 
 
 def test_request_id_reaches_the_service_and_comes_back(
@@ -115,16 +151,70 @@ def test_gateway_generates_a_request_id(gateway: httpx.Client) -> None:
     assert uuid.UUID(gateway.get("/healthz").headers["x-request-id"])
 
 
-@pytest.mark.usefixtures("drained_bucket")
-def test_rate_limit_answers_429(gateway: httpx.Client) -> None:
-    # Last in this module: it empties the token bucket (the fixture waits for the refill).
+def _until_limited(
+    url: str, headers: dict[str, str], local_address: str = "127.0.0.1"
+) -> tuple[list[int], httpx.Response | None]:
+    """Requests to `url` (8 at a time, from `local_address`) up to the first 429: statuses, the 429."""
+    transport = httpx.HTTPTransport(local_address=local_address)
     statuses: list[int] = []
     started = time.monotonic()
-    for _ in range(1000):
-        response = gateway.get("/healthz")
-        statuses.append(response.status_code)
-        if response.status_code == 429:
-            break
-    assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests in {time.monotonic() - started:.1f}s"
-    assert set(statuses[:-1]) == {200}
-    assert _error(response)["code"]
+    with httpx.Client(transport=transport, timeout=10.0) as client, ThreadPoolExecutor(8) as pool:
+        for _ in range(250):
+            batch = list(pool.map(lambda _: client.get(url, headers=headers), range(8)))
+            statuses += [response.status_code for response in batch]
+            limited = [response for response in batch if response.status_code == 429]
+            if limited:
+                assert statuses.count(200) > 0, statuses
+                return statuses, limited[0]
+    pytest.fail(f"no 429 after {len(statuses)} requests in {time.monotonic() - started:.1f}s")
+
+
+def _burst(url: str, headers: dict[str, str], local_address: str = "127.0.0.1", count: int = 40) -> list[int]:
+    """Statuses of `count` requests sent right away, 8 at a time (faster than a bucket refills)."""
+    transport = httpx.HTTPTransport(local_address=local_address)
+    with httpx.Client(transport=transport, timeout=10.0) as client, ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda _: client.get(url, headers=headers).status_code, range(count)))
+
+
+def _second_loopback_address() -> bool:
+    """Whether 127.0.0.2 can be a client address here (Linux: all of 127/8; macOS: only if aliased)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError:
+            return False
+    return True
+
+
+# The rate-limit tests come last in this module: they empty token buckets (the fixture then
+# waits until the default client's bucket has refilled).
+
+
+@pytest.mark.usefixtures("drained_bucket")
+def test_one_token_subject_does_not_limit_another(stack: Stack) -> None:
+    # Requests with a valid token are limited per subject, also from the same address. First of
+    # the rate-limit tests: a gateway that also caps each client address finds that cap still full.
+    url = f"{stack.gateway_url}/api/v1/{NAMES[0]}?limit=1"
+    greedy = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='greedy')}"}
+    patient = {"Authorization": f"Bearer {mint(stack.secret, ['reader'], sub='patient')}"}
+    _until_limited(url, greedy)
+    statuses = _burst(url, patient)
+    # Not one 429 for the other subject (a busy machine may add a 503 of a slow health check).
+    assert 429 not in statuses and statuses.count(200) > len(statuses) // 2, statuses
+
+
+@pytest.mark.usefixtures("drained_bucket")
+def test_rate_limit_answers_429_with_retry_after(stack: Stack) -> None:
+    _, response = _until_limited(f"{stack.gateway_url}/healthz", {})
+    assert response is not None
+    problem(response, 429)
+    assert int(response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.usefixtures("drained_bucket")
+@pytest.mark.skipif(not _second_loopback_address(), reason="127.0.0.2 is not a local address here")
+def test_one_client_address_does_not_limit_another(stack: Stack) -> None:
+    # Anonymous requests are limited per client address: 127.0.0.2 is another client.
+    _until_limited(f"{stack.gateway_url}/healthz", {})
+    statuses = _burst(f"{stack.gateway_url}/healthz", {}, local_address="127.0.0.2")
+    assert 429 not in statuses and statuses.count(200) > len(statuses) // 2, statuses

@@ -67,7 +67,7 @@ def local_gateway_config(
     Clusters point at 127.0.0.1:<port>, every listener binds 127.0.0.1, the JWKS is the local
     file, and the TLS listener is kept (on `tls_port`, with `certs_dir`/tls.{crt,key}) only when
     a certificate is given: Envoy refuses to start on missing certificate files.
-    `rate_limit` = (burst, per second) replaces the token bucket (the tests use a small one).
+    `rate_limit` = (burst, per second) replaces every client's token bucket (the tests use a small one).
     """
     config: dict[str, Any] = yaml.safe_load(source.read_text())
     config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": admin_port}
@@ -117,13 +117,14 @@ def _localize_http_filters(manager: dict[str, Any], jwks_path: Path, rate_limit:
             for provider in settings["providers"].values():
                 provider["local_jwks"] = {"filename": str(jwks_path)}
         elif http_filter["name"] == "envoy.filters.http.local_ratelimit" and rate_limit is not None:
-            # Refilled every 100 ms, so a drained bucket recovers quickly.
+            # Every client's bucket, refilled every 100 ms so a drained bucket recovers quickly.
             burst, per_second = rate_limit
-            settings["token_bucket"] = {
-                "max_tokens": burst,
-                "tokens_per_fill": max(1, per_second // 10),
-                "fill_interval": "0.1s",
-            }
+            for descriptor in settings.get("descriptors", []):
+                descriptor["token_bucket"] = {
+                    "max_tokens": burst,
+                    "tokens_per_fill": max(1, per_second // 10),
+                    "fill_interval": "0.1s",
+                }
 
 
 def command(stack: Stack, binary: str) -> list[str]:

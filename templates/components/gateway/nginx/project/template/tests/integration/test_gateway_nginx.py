@@ -18,7 +18,7 @@ NAMES = [svc.name for svc in SERVICES]
 
 
 def _code(response: httpx.Response) -> str:
-    return str(response.json()["error"]["code"])
+    return str(response.json()["code"])
 
 
 def test_edge_errors_say_why(gateway: httpx.Client, token: Callable[..., str]) -> None:

@@ -94,13 +94,13 @@ def test_oversized_body_is_413_as_json(gateway: httpx.Client, token: Callable[..
         headers={"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert response.json()["code"] == "payload_too_large"
 
 
 def test_unknown_route_is_a_json_404(gateway: httpx.Client) -> None:
     response = gateway.get("/no/such/route")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "route_not_found"
+    assert response.json()["code"] == "route_not_found"
 
 
 def _router_name(name: str) -> str:
