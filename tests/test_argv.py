@@ -108,6 +108,8 @@ def test_an_ordinary_command_line_is_parsed_without_typer(line: list[str], expec
         ["new", "shop", "--no-git=yes"],
         ["status", "--fail-under", "101"],
         ["status", "--fail-under", "many"],
+        ["status", "--fail-under", "1_0"],  # Python's float() takes it; typer decides
+        ["status", "--fail-under", "nan"],
         ["status", "-fjson"],
         ["status", "--format", "json", "--format", "html"],
         ["status", "--explain"],

@@ -15,6 +15,7 @@ table below to typer's declarations in :mod:`msmvp.cli`.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from msmvp.commands import FAIL_ON, STATUS_FORMATS
 from msmvp.options import AXES
 
 Kind = Literal["flag", "text", "path", "choice", "score", "many"]
+_DECIMAL = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,8 @@ def _value(param: Param, raw: str) -> Any:
         return _path(param, raw)
     if param.kind == "choice":
         return raw if raw in param.choices else None
-    if param.kind == "score":
-        try:
-            score = float(raw)
-        except ValueError:
-            return None
+    if param.kind == "score":  # plain decimals only: typer's float parsing decides the rest
+        score = float(raw) if _DECIMAL.fullmatch(raw) else -1.0
         return score if 0 <= score <= 100 else None
     return raw
 
