@@ -122,3 +122,42 @@ def test_the_plain_classes_have_the_fields_of_their_schemas() -> None:
     pairs.append((components.Spec, components._schemas()["spec"]))
     for plain, schema in pairs:
         assert [f.name for f in fields(plain)] == list(schema.model_fields), plain.__name__
+
+
+def _scaffolded_on_disk(root: Path) -> set[str]:
+    from msmvp import evidence, manifest
+
+    loaded = manifest.load(root)
+    results = evidence.evaluate_all(
+        checklist.load(), loaded.options, loaded.service_contexts(), evidence.DirSource(root)
+    )
+    return {r.item.id for r in results if r.scaffolded}
+
+
+def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add-service evaluates the tree after its writes from what it read before plus what it
+    wrote, reading each evidence file once."""
+    from collections import Counter
+
+    from msmvp import grow
+    from msmvp.testing import render_project
+
+    root = render_project(tmp_path / "shop", services="users")
+    before = _scaffolded_on_disk(root)
+    reads: Counter[str] = Counter()
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: Any, **kwargs: Any) -> str:
+        reads[self.as_posix()] += 1
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    outcome = grow.add_service(root, "orders", ["users"], commit=False)
+    monkeypatch.undo()
+    routes = (root / "services/users/users_service/routes.py").as_posix()
+    assert reads[routes] == 1  # evidence of several items, before and after: one read
+    expected = sorted(_scaffolded_on_disk(root) - before, key=lambda i: [int(p) for p in i.split(".")])
+    assert outcome.newly_done == expected
+    assert outcome.newly_done  # one service calling another completes the resilience items
