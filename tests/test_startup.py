@@ -161,3 +161,22 @@ def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_f
     expected = sorted(_scaffolded_on_disk(root) - before, key=lambda i: [int(p) for p in i.split(".")])
     assert outcome.newly_done == expected
     assert outcome.newly_done  # one service calling another completes the resilience items
+
+
+def test_status_reads_each_evidence_file_once(default_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    from msmvp import status
+
+    reads: Counter[str] = Counter()
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: Any, **kwargs: Any) -> str:
+        reads[self.as_posix()] += 1
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    report = status.compute(default_project)
+    monkeypatch.undo()
+    assert len(report.items) == 50
+    assert reads[(default_project / "services/users/users_service/routes.py").as_posix()] == 1
