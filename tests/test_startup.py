@@ -180,3 +180,28 @@ def test_status_reads_each_evidence_file_once(default_project: Path, monkeypatch
     monkeypatch.undo()
     assert len(report.items) == 50
     assert reads[(default_project / "services/users/users_service/routes.py").as_posix()] == 1
+
+
+def test_a_merge_in_a_committed_project_takes_its_base_from_git_not_a_second_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msmvp import grow, render
+    from msmvp.api import new_project
+
+    root = new_project("shop", output_dir=tmp_path, services="users").target
+    readme = root / "README.md"
+    readme.write_text(readme.read_text() + "\nTeam notes.\n")
+    subprocess.run(["git", "commit", "-qam", "notes"], cwd=root, check=True)
+    manifests: list[list[str]] = []
+    real = render.render
+
+    def counted(manifest: Manifest) -> list[render.PlannedFile]:
+        manifests.append([s.name for s in manifest.services])
+        return real(manifest)
+
+    monkeypatch.setattr(render, "render", counted)
+    outcome = grow.add_service(root, "orders", ["users"])
+    assert manifests == [["users", "orders"]]  # the new project only
+    merged = {c.path: c.action for c in outcome.plan.changes}
+    assert merged["README.md"] == "merge"
+    assert readme.read_text().endswith("\nTeam notes.\n") and "orders" in readme.read_text()
