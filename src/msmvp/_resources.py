@@ -7,6 +7,7 @@ repository root, next to ``src/``.
 from __future__ import annotations
 
 import os
+import pickle
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -60,3 +61,22 @@ def cache_dir(name: str) -> Path | None:
     except OSError:
         return None
     return directory
+
+
+def cache_get(entry: Path) -> object | None:
+    """What :func:`cache_put` kept in ``entry``, or None (missing, unreadable or from other code)."""
+    try:
+        loaded: object = pickle.loads(entry.read_bytes())  # noqa: S301 - written by msmvp into the user's own cache
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return loaded
+
+
+def cache_put(entry: Path, data: bytes) -> None:
+    """Keep ``data`` in ``entry`` (atomically; a cache that cannot be written is simply not used)."""
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, entry)
+    except OSError:
+        tmp.unlink(missing_ok=True)

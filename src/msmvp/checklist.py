@@ -7,17 +7,15 @@ the schema below and reports the first problem as ``FILE:LINE: item ID: problem`
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from msmvp import _resources
 from msmvp.errors import ChecklistError
@@ -27,6 +25,7 @@ SCHEMA = "msmvp-checklist/1"
 BUILTIN = "microservices-mvp"
 _LINE = "__line__"
 _KEYLINES = "__keylines__"
+_CACHE_FORMAT = "dataclasses/1"  # what the cache pickles: a change of the classes gets new entries
 
 Condition = dict[str, list[str]]
 Priority = Literal["critical", "high", "medium"]
@@ -48,74 +47,68 @@ def matches(condition: Mapping[str, list[str]], options: Mapping[str, str]) -> b
     return all(options.get(axis) in values for axis, values in condition.items())
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+# The checklist as msmvp uses it: plain frozen dataclasses, so a checklist loaded from the cache
+# needs no pydantic. The pydantic schema that checks a checklist file is in :func:`_schemas`.
 
 
-class _Conditional(_Model):
-    when: Condition = Field(default_factory=dict)
+@dataclass(frozen=True, kw_only=True)
+class _Conditional:
+    when: Condition = field(default_factory=dict)
 
-    _when = field_validator("when")(_check_condition)
 
-
+@dataclass(frozen=True, kw_only=True)
 class Generator(_Conditional):
     """What msmvp generates for an item, under a condition."""
 
-    what: str = Field(min_length=1)
+    what: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class PathCheck(_Conditional):
     """Files that must exist: a glob, with ``{service}`` / ``{package}`` expanded per service."""
 
-    path: str = Field(min_length=1)
+    path: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class ContentCheck(PathCheck):
     """A regular expression that must be found in every file the path matches."""
 
-    contains: str = Field(min_length=1)
-
-    @field_validator("contains")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return value
+    contains: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class CommandCheck(_Conditional):
     """A command run in the repo root that must exit 0 within ``timeout`` seconds."""
 
-    run: str = Field(min_length=1)
-    timeout: int = Field(default=300, gt=0, le=3600)
+    run: str
+    timeout: int = 300
 
 
-class Evidence(_Model):
-    present: list[PathCheck] = Field(default_factory=list)
-    configured: list[ContentCheck] = Field(default_factory=list)
-    verified: list[CommandCheck] = Field(default_factory=list)
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    present: list[PathCheck] = field(default_factory=list)
+    configured: list[ContentCheck] = field(default_factory=list)
+    verified: list[CommandCheck] = field(default_factory=list)
 
 
-class Item(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Item:
     """One checklist item."""
 
-    id: str = Field(pattern=r"^[1-9][0-9]*\.[1-9][0-9]*$")
-    phase: int = Field(gt=0)
-    title: str = Field(min_length=1)
+    id: str
+    phase: int
+    title: str
     priority: Priority
-    effort_days: float = Field(gt=0)
-    description: str = Field(min_length=1)
-    applies_when: Condition = Field(default_factory=dict)
+    effort_days: float
+    description: str
+    applies_when: Condition = field(default_factory=dict)
     human: bool = False
-    generated_by: list[Generator] = Field(default_factory=list)
+    generated_by: list[Generator] = field(default_factory=list)
     not_generated: str | None = None
     # Per option value: why nothing is generated (from the components), before not_generated.
-    not_generated_by: list[Generator] = Field(default_factory=list)
-    evidence: Evidence = Field(default_factory=Evidence)
-
-    _applies = field_validator("applies_when")(_check_condition)
+    not_generated_by: list[Generator] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def applies(self, options: Mapping[str, str]) -> bool:
         return matches(self.applies_when, options)
@@ -127,6 +120,107 @@ class Item(_Model):
     def why_not_generated(self, options: Mapping[str, str]) -> str | None:
         """Why msmvp generates nothing for this item with ``options`` (a value's reason first)."""
         return next((g.what for g in self.not_generated_by if matches(g.when, options)), self.not_generated)
+
+
+def _evidence(data: Mapping[str, Any]) -> Evidence:
+    return Evidence(
+        present=[PathCheck(**c) for c in data["present"]],
+        configured=[ContentCheck(**c) for c in data["configured"]],
+        verified=[CommandCheck(**c) for c in data["verified"]],
+    )
+
+
+def _item(data: Mapping[str, Any]) -> Item:
+    """An item from the data of its validated schema model."""
+    return Item(
+        **{
+            **data,
+            "generated_by": [Generator(**g) for g in data["generated_by"]],
+            "not_generated_by": [Generator(**g) for g in data["not_generated_by"]],
+            "evidence": _evidence(data["evidence"]),
+        }
+    )
+
+
+@cache
+def _schemas() -> dict[str, Any]:
+    """The pydantic schema of an item and of a component's evidence: what a checklist file is
+    checked by when it is not in the cache (imported only then)."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    class ConditionalSchema(Model):
+        when: Condition = Field(default_factory=dict)
+
+        _when = field_validator("when")(_check_condition)
+
+    class GeneratorSchema(ConditionalSchema):
+        what: str = Field(min_length=1)
+
+    class PathCheckSchema(ConditionalSchema):
+        path: str = Field(min_length=1)
+
+    class ContentCheckSchema(PathCheckSchema):
+        contains: str = Field(min_length=1)
+
+        @field_validator("contains")
+        @classmethod
+        def _regex(cls, value: str) -> str:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+            return value
+
+    class CommandCheckSchema(ConditionalSchema):
+        run: str = Field(min_length=1)
+        timeout: int = Field(default=300, gt=0, le=3600)
+
+    class EvidenceSchema(Model):
+        present: list[PathCheckSchema] = Field(default_factory=list)
+        configured: list[ContentCheckSchema] = Field(default_factory=list)
+        verified: list[CommandCheckSchema] = Field(default_factory=list)
+
+    class ItemSchema(Model):
+        id: str = Field(pattern=r"^[1-9][0-9]*\.[1-9][0-9]*$")
+        phase: int = Field(gt=0)
+        title: str = Field(min_length=1)
+        priority: Priority
+        effort_days: float = Field(gt=0)
+        description: str = Field(min_length=1)
+        applies_when: Condition = Field(default_factory=dict)
+        human: bool = False
+        generated_by: list[GeneratorSchema] = Field(default_factory=list)
+        not_generated: str | None = None
+        not_generated_by: list[GeneratorSchema] = Field(default_factory=list)
+        evidence: EvidenceSchema = Field(default_factory=EvidenceSchema)
+
+        _applies = field_validator("applies_when")(_check_condition)
+
+    class ComponentEvidenceSchema(Model):
+        """What one option value contributes to one item (``component.yml`` → ``evidence``)."""
+
+        generated_by: str | None = None
+        not_generated: str | None = None
+        present: list[PathCheckSchema] = Field(default_factory=list)
+        configured: list[ContentCheckSchema] = Field(default_factory=list)
+        verified: list[CommandCheckSchema] = Field(default_factory=list)
+
+    return {"item": ItemSchema, "component_evidence": ComponentEvidenceSchema}
+
+
+def _validated(kind: str, raw: Any) -> dict[str, Any] | tuple[tuple[int | str, ...], str]:
+    """``raw`` checked by the schema of ``kind``: its data, or (location, message) of its first problem."""
+    from pydantic import ValidationError
+
+    try:
+        data: dict[str, Any] = _schemas()[kind].model_validate(raw).model_dump()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        return tuple(err["loc"]), err["msg"].removeprefix("Value error, ")
+    return data
 
 
 @dataclass(frozen=True)
@@ -238,27 +332,19 @@ def _cache_entry(path: str, text: str) -> Path | None:
     directory = _resources.cache_dir("checklists")
     if directory is None:
         return None
-    digest = hashlib.sha256(f"{__version__}\0{path}\0{text}".encode())
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{text}".encode())
     for spec in sorted(components.components_dir().glob("*/*/component.yml")):
         digest.update(spec.as_posix().encode() + b"\0" + spec.read_bytes())
     return directory / f"{digest.hexdigest()}.pickle"
 
 
 def _from_cache(entry: Path) -> Checklist | None:
-    try:
-        loaded = pickle.loads(entry.read_bytes())  # noqa: S301 - written by msmvp into the user's own cache
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-        return None
+    loaded = _resources.cache_get(entry)
     return loaded if isinstance(loaded, Checklist) else None
 
 
 def _to_cache(entry: Path, checklist: Checklist) -> None:
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(pickle.dumps(checklist))
-        os.replace(tmp, entry)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    _resources.cache_put(entry, pickle.dumps(checklist))
 
 
 def _fail(path: str, line: int, problem: str, item_id: str | None = None) -> ChecklistError:
@@ -296,14 +382,12 @@ def _build(path: str, raw: Any) -> Checklist:
             raise _fail(path, raw[_KEYLINES]["items"], "each item must be a mapping")
         line = raw_item[_LINE]
         item_id = str(raw_item.get("id", "?"))
-        try:
-            item = Item.model_validate(_strip(raw_item))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = tuple(err["loc"])
-            field = ".".join(str(p) for p in loc)
-            msg = err["msg"].removeprefix("Value error, ")
-            raise _fail(path, _line_of(raw_item, loc), f"{field}: {msg}", item_id) from None
+        checked = _validated("item", _strip(raw_item))
+        if isinstance(checked, tuple):
+            loc, msg = checked
+            where = ".".join(str(p) for p in loc)
+            raise _fail(path, _line_of(raw_item, loc), f"{where}: {msg}", item_id)
+        item = _item(checked)
         if item.id in seen:
             raise _fail(path, line, f"duplicate id (first at line {seen[item.id]})", item.id)
         seen[item.id] = line
@@ -325,16 +409,6 @@ def _build(path: str, raw: Any) -> Checklist:
     return Checklist(name=name, source=path, phases=phases, items=tuple(items))
 
 
-class _ComponentEvidence(_Model):
-    """What one option value contributes to one item (``component.yml`` → ``evidence``)."""
-
-    generated_by: str | None = None
-    not_generated: str | None = None
-    present: list[PathCheck] = Field(default_factory=list)
-    configured: list[ContentCheck] = Field(default_factory=list)
-    verified: list[CommandCheck] = Field(default_factory=list)
-
-
 def _merge_components(path: str, items: list[Item], *, strict: bool) -> list[Item]:
     """Add each component's evidence to its items, under the condition that the value is chosen.
 
@@ -348,7 +422,7 @@ def _merge_components(path: str, items: list[Item], *, strict: bool) -> list[Ite
     if not strict:
         builtin = {item.id: item.title for item in load().items}
         by_id = {i: item for i, item in by_id.items() if builtin.get(i) == item.title}
-    additions: dict[str, list[tuple[Condition, _ComponentEvidence]]] = {}
+    additions: dict[str, list[tuple[Condition, dict[str, Any]]]] = {}
     for axis, values in components.available().items():
         for value in values:
             spec_path = components.components_dir() / axis / value / components.COMPONENT_FILE
@@ -365,40 +439,34 @@ def _merge_components(path: str, items: list[Item], *, strict: bool) -> list[Ite
                     if strict:
                         raise _fail(str(spec_path), line, f"no item {item_id!r} in {path}", str(item_id))
                     continue
-                try:
-                    parsed = _ComponentEvidence.model_validate(_strip(entry))
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    loc = tuple(err["loc"])
-                    msg = err["msg"].removeprefix("Value error, ")
+                checked = _validated("component_evidence", _strip(entry))
+                if isinstance(checked, tuple):
+                    loc, msg = checked
                     where = ".".join(str(p) for p in loc)
                     line = _line_of(entry, loc) if isinstance(entry, dict) else line
-                    raise _fail(str(spec_path), line, f"{where}: {msg}", str(item_id)) from None
-                additions.setdefault(str(item_id), []).append((chosen, parsed))
+                    raise _fail(str(spec_path), line, f"{where}: {msg}", str(item_id))
+                additions.setdefault(str(item_id), []).append((chosen, checked))
     merged = []
     for item in items:
         extra = additions.get(item.id)
         if not extra:
             merged.append(item)
             continue
-        generated = [Generator(when=c, what=e.generated_by) for c, e in extra if e.generated_by]
-        missing = [Generator(when=c, what=e.not_generated) for c, e in extra if e.not_generated]
-
-        def scoped(checks: list[Any], cond: Condition) -> list[Any]:
-            return [check.model_copy(update={"when": {**check.when, **cond}}) for check in checks]
-
+        generated = [Generator(when=c, what=e["generated_by"]) for c, e in extra if e["generated_by"]]
+        missing = [Generator(when=c, what=e["not_generated"]) for c, e in extra if e["not_generated"]]
+        scoped = [(c, _evidence(e)) for c, e in extra]
         evidence = Evidence(
-            present=item.evidence.present + [x for c, e in extra for x in scoped(e.present, c)],
-            configured=item.evidence.configured + [x for c, e in extra for x in scoped(e.configured, c)],
-            verified=item.evidence.verified + [x for c, e in extra for x in scoped(e.verified, c)],
+            present=item.evidence.present + [replace(x, when={**x.when, **c}) for c, e in scoped for x in e.present],
+            configured=item.evidence.configured
+            + [replace(x, when={**x.when, **c}) for c, e in scoped for x in e.configured],
+            verified=item.evidence.verified + [replace(x, when={**x.when, **c}) for c, e in scoped for x in e.verified],
         )
         merged.append(
-            item.model_copy(
-                update={
-                    "generated_by": generated + item.generated_by,
-                    "not_generated_by": missing + item.not_generated_by,
-                    "evidence": evidence,
-                }
+            replace(
+                item,
+                generated_by=generated + item.generated_by,
+                not_generated_by=missing + item.not_generated_by,
+                evidence=evidence,
             )
         )
     return merged

@@ -9,6 +9,9 @@ folder exists; docs/templates.md explains how to add one.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,84 +19,109 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from msmvp import _resources
 from msmvp.errors import TemplateError
 
 COMPONENT_FILE = "component.yml"
+_CACHE_FORMAT = "spec/1"  # what the cache pickles: a change of Spec gets new entries
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+@dataclass(frozen=True)
+class Spec:
+    """A parsed, validated ``component.yml`` as plain data (``parts``: what :func:`_schemas`'s
+    ``Parts`` dumps; evidence is kept raw: the checklist loader validates it)."""
+
+    summary: str
+    uses: list[str]
+    exports: dict[str, str]
+    parts: dict[str, list[Any]]
+    evidence: dict[str, Any]
 
 
-class EnvVar(_Model):
-    """One `.env.example` entry."""
+@cache
+def _schemas() -> dict[str, Any]:
+    """The pydantic schema of ``component.yml``: imported only for a file not in the cache."""
+    from pydantic import BaseModel, ConfigDict, Field
 
-    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
-    value: str = ""
-    help: str = ""
+    class _Model(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    class EnvVar(_Model):
+        """One `.env.example` entry."""
+
+        name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+        value: str = ""
+        help: str = ""
+
+    class CiCheck(_Model):
+        """A job every CI system runs for this value: shell commands in a container image."""
+
+        name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+        image: str
+        workdir: str = "."
+        run: list[str] = Field(min_length=1)
+
+    class ScrapeJob(_Model):
+        """A Prometheus scrape job (Compose target; Kubernetes pods are found by annotation)."""
+
+        job_name: str
+        target: str
+        metrics_path: str = "/metrics"
+
+    class ConfigMap(_Model):
+        """A ConfigMap the deploy step publishes from repo files (kustomize cannot load them)."""
+
+        name: str
+        files: list[str] = Field(min_length=1)
+
+    class Doc(_Model):
+        title: str
+        path: str
+
+    class Parts(_Model):
+        """What a component adds to the files every project shares. Lists concatenate in axis order."""
+
+        compose_files: list[str] = Field(default_factory=list)
+        kustomize_components: list[str] = Field(default_factory=list)
+        dev_requirements: list[str] = Field(default_factory=list)
+        service_requirements: list[str] = Field(default_factory=list)
+        env: list[EnvVar] = Field(default_factory=list)
+        service_env: list[EnvVar] = Field(default_factory=list)
+        ci_checks: list[CiCheck] = Field(default_factory=list)
+        # Debian/Ubuntu packages the CI test job installs (apt) before `make test` (e.g. a gateway binary).
+        test_packages: list[str] = Field(default_factory=list)
+        scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
+        docs: list[Doc] = Field(default_factory=list)
+        gitignore: list[str] = Field(default_factory=list)
+        k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
+        # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
+        stores: list[dict[str, Any]] = Field(default_factory=list)
+
+    class SpecSchema(_Model):
+        """A parsed ``component.yml`` (evidence is kept raw: the checklist loader validates it)."""
+
+        summary: str = Field(min_length=1)
+        uses: list[str] = Field(default_factory=list)
+        exports: dict[str, str] = Field(default_factory=dict)
+        parts: Parts = Field(default_factory=Parts)
+        evidence: dict[str, Any] = Field(default_factory=dict)
+
+    return {"spec": SpecSchema, "parts": Parts}
 
 
-class CiCheck(_Model):
-    """A job every CI system runs for this value: shell commands in a container image."""
+def _validated(raw: Any, path: Path) -> Spec:
+    from pydantic import ValidationError
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    image: str
-    workdir: str = "."
-    run: list[str] = Field(min_length=1)
-
-
-class ScrapeJob(_Model):
-    """A Prometheus scrape job (Compose target; Kubernetes pods are found by annotation)."""
-
-    job_name: str
-    target: str
-    metrics_path: str = "/metrics"
-
-
-class ConfigMap(_Model):
-    """A ConfigMap the deploy step publishes from repo files (kustomize cannot load them)."""
-
-    name: str
-    files: list[str] = Field(min_length=1)
-
-
-class Doc(_Model):
-    title: str
-    path: str
-
-
-class Parts(_Model):
-    """What a component adds to the files every project shares. Lists concatenate in axis order."""
-
-    compose_files: list[str] = Field(default_factory=list)
-    kustomize_components: list[str] = Field(default_factory=list)
-    dev_requirements: list[str] = Field(default_factory=list)
-    service_requirements: list[str] = Field(default_factory=list)
-    env: list[EnvVar] = Field(default_factory=list)
-    service_env: list[EnvVar] = Field(default_factory=list)
-    ci_checks: list[CiCheck] = Field(default_factory=list)
-    # Debian/Ubuntu packages the CI test job installs (apt) before `make test` (e.g. a gateway binary).
-    test_packages: list[str] = Field(default_factory=list)
-    scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
-    docs: list[Doc] = Field(default_factory=list)
-    gitignore: list[str] = Field(default_factory=list)
-    k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
-    # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
-    stores: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class Spec(_Model):
-    """A parsed ``component.yml`` (evidence is kept raw: the checklist loader validates it)."""
-
-    summary: str = Field(min_length=1)
-    uses: list[str] = Field(default_factory=list)
-    exports: dict[str, str] = Field(default_factory=dict)
-    parts: Parts = Field(default_factory=Parts)
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    try:
+        model = _schemas()["spec"].model_validate(raw or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise TemplateError(f"{path}: {where}: {err['msg']}", hint="see docs/templates.md for component.yml") from None
+    data = model.model_dump(mode="json")
+    return Spec(data["summary"], data["uses"], data["exports"], data["parts"], dict(model.evidence))
 
 
 @dataclass(frozen=True)
@@ -134,17 +162,19 @@ def load(axis: str, value: str) -> Component:
     root = components_dir() / axis / value
     path = root / COMPONENT_FILE
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        text = path.read_bytes()
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        spec = Spec.model_validate(raw or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise TemplateError(f"{path}: {where}: {err['msg']}", hint="see docs/templates.md for component.yml") from None
+    entry = _cache_entry(path, text)
+    spec = _from_cache(entry) if entry is not None else None
+    if spec is None:
+        try:
+            raw = yaml.load(text.decode("utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"{path}: not valid YAML: {exc}") from None
+        spec = _validated(raw, path)
+        if entry is not None:
+            _resources.cache_put(entry, pickle.dumps(spec))
     for used in spec.uses:
         if not (components_dir() / axis / used / COMPONENT_FILE).is_file():
             raise TemplateError(f"{path}: uses {axis}/{used}, which is not a component")
@@ -180,9 +210,27 @@ def exports(options: Mapping[str, str]) -> dict[str, str]:
 
 def parts(options: Mapping[str, str]) -> dict[str, list[Any]]:
     """The chosen components' contributions, concatenated in axis order, as plain data."""
-    merged: dict[str, list[Any]] = {name: [] for name in Parts.model_fields}
-    for component in chosen(options):
-        data = component.spec.parts.model_dump(mode="json")
-        for name, items in data.items():
-            merged[name].extend(items)
+    components = chosen(options)
+    names = components[0].spec.parts if components else _schemas()["parts"].model_fields
+    merged: dict[str, list[Any]] = {name: [] for name in names}
+    for component in components:
+        for name, items in component.spec.parts.items():
+            merged[name].extend(copy.deepcopy(items))
     return merged
+
+
+def _cache_entry(path: Path, text: bytes) -> Path | None:
+    """Where the validated ``component.yml`` is kept between runs, keyed by its bytes, path and
+    msmvp's version (None when caching is off): a run then reads no YAML and imports no pydantic."""
+    from msmvp import __version__
+
+    directory = _resources.cache_dir("components")
+    if directory is None:
+        return None
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{__version__}\0{path}\0".encode() + text)
+    return directory / f"{digest.hexdigest()}.pickle"
+
+
+def _from_cache(entry: Path) -> Spec | None:
+    loaded = _resources.cache_get(entry)
+    return loaded if isinstance(loaded, Spec) else None

@@ -38,6 +38,12 @@ def info(message: str) -> None:
     err.print(message)
 
 
+def aborted() -> None:
+    """End of input where a command expected more, said as typer says it."""
+    err.print()
+    err.print("Aborted.", style="red")
+
+
 def stdin_is_interactive() -> bool:
     return sys.stdin.isatty()
 

@@ -48,11 +48,14 @@ class MemorySource:
 
 
 class DirSource:
-    """Files of a directory on disk, skipping VCS, virtualenv and cache folders."""
+    """Files of a directory on disk, skipping VCS, virtualenv and cache folders.
 
-    def __init__(self, root: Path) -> None:
+    ``keep_reads``: each file is read once (for a tree nothing changes while it is evaluated)."""
+
+    def __init__(self, root: Path, *, keep_reads: bool = False) -> None:
         self.root = root
         self._paths: list[str] | None = None
+        self._kept: dict[str, str | None] | None = {} if keep_reads else None
 
     def paths(self) -> Sequence[str]:
         if self._paths is None:
@@ -66,10 +69,48 @@ class DirSource:
         return self._paths
 
     def read(self, path: str) -> str | None:
+        if self._kept is not None and path in self._kept:
+            return self._kept[path]
         try:
-            return (self.root / path).read_text(encoding="utf-8", errors="replace")
+            text: str | None = (self.root / path).read_text(encoding="utf-8", errors="replace")
         except OSError:
-            return None
+            text = None
+        if self._kept is not None:
+            self._kept[path] = text
+        return text
+
+    def after(self, writes: Mapping[str, bytes | None]) -> FileSource:
+        """This tree once ``writes`` ({path: content, None to delete}) are made, without reading
+        again the files they leave alone (a symbolic link is always read from disk)."""
+        return _Written(self, writes)
+
+
+def _walked(path: str) -> bool:
+    """Whether :meth:`DirSource.paths` lists ``path`` when it exists (not in a skipped folder)."""
+    folders = path.split("/")[:-1]
+    return not any(f in _SKIP_DIRS or f.endswith(".egg-info") for f in folders)
+
+
+class _Written:
+    """A :class:`DirSource` with writes laid over it (see :meth:`DirSource.after`)."""
+
+    def __init__(self, base: DirSource, writes: Mapping[str, bytes | None]) -> None:
+        self._base = base
+        self._writes = writes
+        gone = {p for p, content in writes.items() if content is None}
+        made = {p for p, content in writes.items() if content is not None and _walked(p)}
+        self._paths = sorted((set(base.paths()) - gone) | made)
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def read(self, path: str) -> str | None:
+        if path in self._writes:
+            data = self._writes[path]
+            return None if data is None else data.decode("utf-8", errors="replace")
+        if os.path.islink(self._base.root / path):
+            return DirSource(self._base.root).read(path)
+        return self._base.read(path)
 
 
 @cache

@@ -124,8 +124,9 @@ def _ident(root: Path | None, role: str) -> str:
 
 
 def _commit_stream(ref: str, parent: str | None, message: str, root: Path, body: bytes) -> bytes:
+    """A fast-import commit of ``body`` on ``ref``, marked ``:1`` (``get-mark :1`` prints its id)."""
     msg = message.encode()
-    head = f"commit {ref}\nauthor {_ident(root, 'AUTHOR')}\ncommitter {_ident(root, 'COMMITTER')}\n".encode()
+    head = f"commit {ref}\nmark :1\nauthor {_ident(root, 'AUTHOR')}\ncommitter {_ident(root, 'COMMITTER')}\n".encode()
     head += b"data %d\n%s\n" % (len(msg), msg)
     if parent:
         head += f"from {parent}\n".encode()
@@ -152,9 +153,10 @@ def _modifications(files: Mapping[str, Entry]) -> bytes:
     return bytes(body)
 
 
-def _fast_import(root: Path, stream: bytes) -> None:
+def _fast_import(root: Path, stream: bytes) -> str:
+    """Run a one-commit stream; returns the commit's id."""
     with tempfile.TemporaryFile() as fh:
-        fh.write(stream)
+        fh.write(stream + b"get-mark :1\n")
         fh.seek(0)
         try:
             proc = subprocess.run(
@@ -164,6 +166,7 @@ def _fast_import(root: Path, stream: bytes) -> None:
             raise GitError("git is not available") from None
     if proc.returncode != 0:
         raise GitError(f"git fast-import failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode().strip()
 
 
 def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> str:
@@ -175,11 +178,10 @@ def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, b
     """
     run(path, "init", "-q", "--initial-branch=main")
     entries = {rel: Entry(content, executable) for rel, (content, executable) in files.items()}
-    _fast_import(path, _commit_stream("refs/heads/main", None, message, path, _modifications(entries)))
-    # Index = HEAD, with stat data refreshed, so `git status` is clean at once.
-    run(path, "read-tree", "HEAD")
-    run(path, "update-index", "-q", "--refresh", check=False)
-    return run(path, "rev-parse", "HEAD").stdout.decode().strip()
+    sha = _fast_import(path, _commit_stream("refs/heads/main", None, message, path, _modifications(entries)))
+    # Index = HEAD, with stat data refreshed (a mixed reset does both), so `git status` is clean at once.
+    run(path, "reset", "-q")
+    return sha
 
 
 def head(root: Path) -> tuple[str | None, str | None]:
@@ -203,8 +205,7 @@ def commit_contents(root: Path, files: Mapping[str, Entry], message: str, *, exp
     if parent != expected_head:
         raise GitError(f"HEAD moved while msmvp ran (now {str(parent)[:8]})", hint="commit msmvp's changes by hand")
     target = ref or "refs/msmvp/commit"
-    _fast_import(root, _commit_stream(target, parent, message, root, _modifications(files)))
-    sha = run(root, "rev-parse", target).stdout.decode().strip()
+    sha = _fast_import(root, _commit_stream(target, parent, message, root, _modifications(files)))
     if ref is None:  # detached HEAD: move HEAD itself, drop the scratch ref
         run(root, "update-ref", "--no-deref", "HEAD", sha)
         run(root, "update-ref", "-d", target)

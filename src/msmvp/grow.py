@@ -59,7 +59,8 @@ def regenerate(
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
         return outcome
-    before = {r.item.id for r in _evaluate_disk(checklist, previous, root) if r.scaffolded}
+    on_disk = evidence.DirSource(root, keep_reads=True)
+    before = {r.item.id for r in _evaluate(checklist, previous, on_disk) if r.scaffolded}
     executable = {f.path: f.executable for f in generation.files}
     writes = []
     for c in plan.effective:
@@ -74,7 +75,10 @@ def regenerate(
     applied = _apply.apply(root, writes, operation=_operation(message), commit=spec)
     outcome.commit = applied.commit
     outcome.interrupted = applied.interrupted
-    after = _evaluate_disk(checklist, manifest, root)
+    # The tree now is the tree before with the writes made (both paths of a link that was followed).
+    written: dict[str, bytes | None] = {w.path: w.content for w in writes}
+    written.update({c.path: (None if c.action == "delete" else c.after) for c in plan.effective})
+    after = _evaluate(checklist, manifest, on_disk.after(written))
     outcome.newly_done = [r.item.id for r in after if r.scaffolded and r.item.id not in before]
     if git and plan.conflicts:
         marked = [c for c in plan.conflicts if c.action == "conflict"]
@@ -141,13 +145,8 @@ def _commit_files(
     return files, notes
 
 
-def _evaluate_disk(checklist: Checklist, manifest: Manifest, root: Path) -> list[evidence.ItemResult]:
-    return evidence.evaluate_all(
-        checklist,
-        manifest.options,
-        manifest.service_contexts(),
-        evidence.DirSource(root),
-    )
+def _evaluate(checklist: Checklist, manifest: Manifest, source: evidence.FileSource) -> list[evidence.ItemResult]:
+    return evidence.evaluate_all(checklist, manifest.options, manifest.service_contexts(), source)
 
 
 def add_service(root: Path, name: str, calls: list[str] | None = None, **kw: bool) -> regen.Outcome:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import io
+from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from msmvp import __version__
 from msmvp.errors import AnswersFileError, InvalidNameError, ManifestError, MsmvpError
 from msmvp.names import check_name, module_name
 from msmvp.options import resolve
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 MANIFEST = "msmvp.yaml"
 FIRST_PORT = 8001
@@ -23,46 +28,45 @@ _HEADER = (
 )
 
 
-class Service(BaseModel):
+@dataclass
+class Service:
     """A service and the services it calls synchronously."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str
-    calls: list[str] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        try:
-            return check_name(value)
-        except InvalidNameError as exc:
-            raise ValueError(exc.message) from None
+    calls: list[str] = field(default_factory=list)
 
 
-class Manifest(BaseModel):
-    """The contents of ``msmvp.yaml`` (and of an answers file)."""
+@dataclass
+class Manifest:
+    """The contents of ``msmvp.yaml`` (and of an answers file).
 
-    model_config = ConfigDict(extra="forbid")
+    A plain dataclass: reading a well-formed file (every run of every command) needs no pydantic.
+    :meth:`model_validate` checks the data by hand and only hands it to the pydantic schema
+    (:func:`_schema`) when it is not plainly well-formed, so the errors, and any value pydantic
+    would coerce, are pydantic's own.
+    """
 
     msmvp_version: str = __version__
     name: str = "shop"
     checklist: str = "builtin"
-    options: dict[str, str] = Field(default_factory=dict)
-    services: list[Service] = Field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _calls_known(self) -> Manifest:
-        names = [s.name for s in self.services]
-        for dup in {n for n in names if names.count(n) > 1}:
-            raise ValueError(f"service {dup!r} is listed twice")
-        for svc in self.services:
-            for callee in svc.calls:
-                if callee not in names:
-                    raise ValueError(f"service {svc.name!r} calls {callee!r}, which is not a service")
-                if callee == svc.name:
-                    raise ValueError(f"service {svc.name!r} calls itself")
-        return self
+    @classmethod
+    def model_validate(cls, data: Any) -> Manifest:
+        """A manifest from parsed YAML; raises pydantic's ``ValidationError`` when it is not one."""
+        plain = _plain(data)
+        if plain is not None:
+            return plain
+        model: Any = _schema().model_validate(data)
+        return cls(**{**model.model_dump(), "services": [Service(**s.model_dump()) for s in model.services]})
+
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """The manifest as plain data (``mode`` as pydantic's: the data is plain either way)."""
+        return asdict(self)
+
+    def model_copy(self, deep: bool = False) -> Manifest:
+        return copy.deepcopy(self) if deep else copy.copy(self)
 
     def service_contexts(self) -> list[dict[str, Any]]:
         """The ``services`` list every template sees (see docs/templates.md)."""
@@ -170,6 +174,85 @@ class Manifest(BaseModel):
         return out.getvalue()
 
 
+_KEYS = frozenset({"msmvp_version", "name", "checklist", "options", "services"})
+
+
+def _str_list(value: Any) -> bool:
+    return type(value) is list and all(type(v) is str for v in value)
+
+
+def _plain(data: Any) -> Manifest | None:
+    """``data`` as a Manifest when it is plainly one (exact types, valid names, known callees),
+    else None: then the pydantic schema decides, with its own messages."""
+    if type(data) is not dict or not data.keys() <= _KEYS:
+        return None
+    if any(type(data[k]) is not str for k in ("msmvp_version", "name", "checklist") if k in data):
+        return None
+    options = data.get("options", {})
+    if type(options) is not dict or not all(type(k) is str and type(v) is str for k, v in options.items()):
+        return None
+    services = []
+    for entry in data.get("services", []) if type(data.get("services", [])) is list else [None]:
+        if type(entry) is not dict or not entry.keys() <= {"name", "calls"} or type(entry.get("name")) is not str:
+            return None
+        calls = entry.get("calls", [])
+        if not _str_list(calls):
+            return None
+        try:
+            check_name(entry["name"])
+        except InvalidNameError:
+            return None
+        services.append(Service(entry["name"], list(calls)))
+    names = [s.name for s in services]
+    if len(set(names)) != len(names) or any(c not in names or c == s.name for s in services for c in s.calls):
+        return None
+    return Manifest(**{**data, "options": dict(options), "services": services})
+
+
+@cache
+def _schema() -> type[BaseModel]:
+    """The pydantic schema of a manifest: what a file that is not plainly well-formed is checked by."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+    class ServiceSchema(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        name: str
+        calls: list[str] = Field(default_factory=list)
+
+        @field_validator("name")
+        @classmethod
+        def _name(cls, value: str) -> str:
+            try:
+                return check_name(value)
+            except InvalidNameError as exc:
+                raise ValueError(exc.message) from None
+
+    class ManifestSchema(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        msmvp_version: str = __version__
+        name: str = "shop"
+        checklist: str = "builtin"
+        options: dict[str, str] = Field(default_factory=dict)
+        services: list[ServiceSchema] = Field(default_factory=list)
+
+        @model_validator(mode="after")
+        def _calls_known(self) -> ManifestSchema:
+            names = [s.name for s in self.services]
+            for dup in {n for n in names if names.count(n) > 1}:
+                raise ValueError(f"service {dup!r} is listed twice")
+            for svc in self.services:
+                for callee in svc.calls:
+                    if callee not in names:
+                        raise ValueError(f"service {svc.name!r} calls {callee!r}, which is not a service")
+                    if callee == svc.name:
+                        raise ValueError(f"service {svc.name!r} calls itself")
+            return self
+
+    return ManifestSchema
+
+
 def parse_services(text: str) -> list[Service]:
     """Parse ``users,orders:users,billing:orders+users``; without any ``:`` each calls the one before."""
     from msmvp.names import parse_service_list
@@ -208,11 +291,15 @@ def from_data(data: Any, source: str, error: type[MsmvpError]) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
         resolve(manifest.options)
-    except ValidationError as exc:
-        where, msg = _error_text(exc)
-        raise error(f"{source}: {where}: {msg}", hint="see msmvp.yaml of a generated project for the format") from None
     except MsmvpError as exc:
         raise error(f"{source}: {exc.message}", hint=exc.hint) from None
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        where, msg = _error_text(exc)
+        raise error(f"{source}: {where}: {msg}", hint="see msmvp.yaml of a generated project for the format") from None
     return manifest
 
 

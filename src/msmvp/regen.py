@@ -113,6 +113,11 @@ class _Bases:
         if self.old is None or path not in self.old.files:
             return None
         record = self.old.files[path]
+        # A project msmvp commits to has its bases in git's object store: one short process
+        # instead of rendering the whole project again (which grows with the services).
+        in_git = bool(record.blob) and (self.root / ".git").exists()
+        if in_git and (blob := self._blob(record)) is not None:
+            return blob
         if self._rendered is None:
             self._rendered = {}
             if self.old.msmvp_version == __version__ and self.old.inputs:
@@ -123,13 +128,18 @@ class _Bases:
         data = self._rendered.get(path)
         if data is not None and sha256(data) == record.sha256:
             return data
-        if record.blob:
-            from msmvp.gitops import cat_blob
+        return self._blob(record) if record.blob and not in_git else None
 
+    def _blob(self, record: Record) -> bytes | None:
+        """The recorded version from git's object store, if it is there and still that version."""
+        from msmvp.errors import GitError
+        from msmvp.gitops import cat_blob
+
+        try:
             blob = cat_blob(self.root, record.blob)
-            if blob is not None and sha256(blob) == record.sha256:
-                return blob
-        return None
+        except GitError:  # no git on this machine
+            return None
+        return blob if blob is not None and sha256(blob) == record.sha256 else None
 
 
 class _Where:

@@ -500,7 +500,7 @@ def compute(
     if not verify:
         notes.append("commands were not run: pass --verify to reach `verified`")
     attestations = attest.load(root)
-    source = DirSource(root)
+    source = DirSource(root, keep_reads=not verify)  # nothing runs between reads unless verifying
     states = _FileStates(root, records)
     ran: dict[str, CommandResult] = {}
     run = (runner or run_command) if verify else None
