@@ -205,7 +205,9 @@ def all_templates() -> list[tuple[_Template, str]]:
         (_resources.templates_dir() / "base" / "service", f"{SERVICES_DIR}/*/"),
     ]
     for axis, values in components.available().items():
-        for value in values:
+        # Each value, and the shared folders (``_name``) values name in ``uses``, once.
+        names = dict.fromkeys(name for value in values for name in (value, *components.load(axis, value).spec.uses))
+        for value in names:
             component = components.load(axis, value)
             for kind, prefix in (("project", ""), ("service", f"{SERVICES_DIR}/*/")):
                 root = component.template_dir(kind)
