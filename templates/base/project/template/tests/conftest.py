@@ -74,6 +74,15 @@ class OtlpSink:
         return found
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`--dist loadgroup`): every test on the running
+    stack goes to the same one, so the stack starts once while the other runs the services' tests."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("stack"))
+
+
 @pytest.fixture(scope="session")
 def otlp() -> Iterator[OtlpSink]:
     """Where the stack's services send their spans (tracing is on in the tests, as in production)."""
