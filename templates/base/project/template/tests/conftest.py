@@ -22,8 +22,9 @@ from scripts.token import mint
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
 # refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
-# time) empties its bucket within a second or two; the other tests stay far below it.
-RATE_LIMIT = (200, 50)
+# time) empties its bucket within a second; the other tests stay far below it (about 50
+# requests in all, most under one subject).
+RATE_LIMIT = (100, 25)
 # Fast failure handling, so the failure tests take seconds, not minutes.
 FAILURE_SETTINGS = {
     "BREAKER_FAIL_MAX": "3",
