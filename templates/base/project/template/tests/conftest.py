@@ -22,8 +22,9 @@ from scripts.token import mint
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
 # refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
-# time) empties its bucket within a second or two; the other tests stay far below it.
-RATE_LIMIT = (200, 50)
+# time) empties its bucket within a second; the other tests stay far below it (about 50
+# requests in all, most under one subject).
+RATE_LIMIT = (100, 25)
 # Fast failure handling, so the failure tests take seconds, not minutes.
 FAILURE_SETTINGS = {
     "BREAKER_FAIL_MAX": "3",
@@ -72,6 +73,15 @@ class OtlpSink:
                 for scope_spans in resource_spans.scope_spans:
                     found += [(attributes.get("service.name", ""), s.trace_id.hex()) for s in scope_spans.spans]
         return found
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`--dist loadgroup`): every test on the running
+    stack goes to the same one, so the stack starts once while the other runs the services' tests."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("stack"))
 
 
 @pytest.fixture(scope="session")
