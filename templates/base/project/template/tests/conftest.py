@@ -78,10 +78,14 @@ class OtlpSink:
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs two pytest-xdist workers (`--dist loadgroup`): every test on the running
-    stack goes to the same one, so the stack starts once while the other runs the services' tests."""
+    stack goes to the same one, so the stack starts once while the other runs the services' tests.
+    The tests that empty a rate-limit bucket (`drained_bucket`) run after every other stack test,
+    in their own order: a bucket that has only begun to refill would answer the next test's
+    requests with 429."""
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("stack"))
+    items.sort(key=lambda item: "drained_bucket" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")
