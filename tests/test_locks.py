@@ -116,13 +116,15 @@ def test_dockerfiles_and_make_install_use_the_locks(default_project: Path) -> No
     dockerfile = (default_project / "services/users/Dockerfile").read_text()
     assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock" in dockerfile
     assert "requirements.txt" not in dockerfile
-    makefile = run(["make", "-n", "install", "install-load", "PYTHON=python3"], cwd=default_project)
+    makefile = run(
+        ["make", "--no-print-directory", "-n", "install", "install-load", "PYTHON=python3"], cwd=default_project
+    )
     assert makefile.returncode == 0, makefile.stderr
     assert makefile.stdout.splitlines() == [
         "python3 -m pip install --require-hashes --no-deps -r requirements-dev.lock",
         "python3 -m pip install --require-hashes --no-deps -r requirements-load.lock",
     ]
-    lock = run(["make", "-n", "lock", "PYTHON=python3"], cwd=default_project)
+    lock = run(["make", "--no-print-directory", "-n", "lock", "PYTHON=python3"], cwd=default_project)
     compiled = [line for line in lock.stdout.splitlines() if line.startswith("python3 -m uv pip compile")]
     assert compiled[0].endswith("requirements-dev.txt -o requirements-dev.lock")
     # The dev lock first, every other requirements file against it, so all locks agree.
