@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -134,18 +135,8 @@ def _scaffolded_on_disk(root: Path) -> set[str]:
     return {r.item.id for r in results if r.scaffolded}
 
 
-def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """add-service evaluates the tree after its writes from what it read before plus what it
-    wrote, reading each evidence file once."""
-    from collections import Counter
-
-    from msmvp import grow
-    from msmvp.testing import render_project
-
-    root = render_project(tmp_path / "shop", services="users")
-    before = _scaffolded_on_disk(root)
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count every `Path.read_text` by path until `monkeypatch.undo()`."""
     reads: Counter[str] = Counter()
     read_text = Path.read_text
 
@@ -154,6 +145,20 @@ def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_f
         return read_text(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", counted)
+    return reads
+
+
+def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add-service evaluates the tree after its writes from what it read before plus what it
+    wrote, reading each evidence file once."""
+    from msmvp import grow
+    from msmvp.testing import render_project
+
+    root = render_project(tmp_path / "shop", services="users")
+    before = _scaffolded_on_disk(root)
+    reads = _count_reads(monkeypatch)
     outcome = grow.add_service(root, "orders", ["users"], commit=False)
     monkeypatch.undo()
     routes = (root / "services/users/users_service/routes.py").as_posix()
@@ -164,18 +169,9 @@ def test_the_items_an_add_service_completes_are_those_a_fresh_look_at_the_disk_f
 
 
 def test_status_reads_each_evidence_file_once(default_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from collections import Counter
-
     from msmvp import status
 
-    reads: Counter[str] = Counter()
-    read_text = Path.read_text
-
-    def counted(self: Path, *args: Any, **kwargs: Any) -> str:
-        reads[self.as_posix()] += 1
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", counted)
+    reads = _count_reads(monkeypatch)
     report = status.compute(default_project)
     monkeypatch.undo()
     assert len(report.items) == 50
