@@ -55,18 +55,36 @@ class DirSource:
     def __init__(self, root: Path, *, keep_reads: bool = False) -> None:
         self.root = root
         self._paths: list[str] | None = None
+        self._links: list[str] = []
         self._kept: dict[str, str | None] | None = {} if keep_reads else None
 
     def paths(self) -> Sequence[str]:
         if self._paths is None:
             found: list[str] = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")]
-                rel = os.path.relpath(dirpath, self.root)
-                prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-                found.extend(prefix + f for f in filenames)
+            links: list[str] = []
+            pending = [(str(self.root), "")]
+            while pending:  # os.walk's listing (links to folders not followed), noting the links
+                directory, prefix = pending.pop()
+                try:
+                    entries = list(os.scandir(directory))
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.is_dir():
+                        if not entry.is_symlink() and _walked(entry.name + "/"):
+                            pending.append((entry.path, f"{prefix}{entry.name}/"))
+                        continue
+                    found.append(prefix + entry.name)
+                    if entry.is_symlink():
+                        links.append(prefix + entry.name)
             self._paths = sorted(found)
+            self._links = sorted(links)
         return self._paths
+
+    def links(self) -> Sequence[str]:
+        """The listed paths that are symbolic links (their content is another file's)."""
+        self.paths()
+        return self._links
 
     def read(self, path: str) -> str | None:
         if self._kept is not None and path in self._kept:
@@ -97,11 +115,13 @@ class _Written:
     def __init__(self, base: DirSource, writes: Mapping[str, bytes | None]) -> None:
         self._base = base
         self._writes = writes
-        gone = {p for p, content in writes.items() if content is None}
-        made = {p for p, content in writes.items() if content is not None and _walked(p)}
-        self._paths = sorted((set(base.paths()) - gone) | made)
+        self._paths: list[str] | None = None
 
     def paths(self) -> Sequence[str]:
+        if self._paths is None:
+            gone = {p for p, content in self._writes.items() if content is None}
+            made = {p for p, content in self._writes.items() if content is not None and _walked(p)}
+            self._paths = sorted((set(self._base.paths()) - gone) | made)
         return self._paths
 
     def read(self, path: str) -> str | None:
@@ -220,6 +240,15 @@ def _present(check: PathCheck, services: Sequence[Mapping[str, Any]], source: Fi
     return CheckResult("present", check.path, not missing, files, detail)
 
 
+def _pattern_holds(check: Any, configured: bool, pattern: str, source: FileSource) -> bool:
+    """One expanded pattern of a check: its files exist (and each holds the content asked for)."""
+    found = match(pattern, source.paths())
+    if not configured or not found:
+        return bool(found)
+    rx = _content_regex(check.contains)
+    return all(rx.search(source.read(f) or "") for f in found)
+
+
 def _configured(check: Any, services: Sequence[Mapping[str, Any]], source: FileSource) -> CheckResult:
     result = _present(check, services, source)
     spec = f"{check.path} contains /{check.contains}/"
@@ -256,6 +285,59 @@ def evaluate_all(
     checklist: Checklist, options: Mapping[str, str], services: Sequence[Mapping[str, Any]], source: FileSource
 ) -> list[ItemResult]:
     return [evaluate(item, options, services, source) for item in checklist.items]
+
+
+def unsettled(
+    checklist: Checklist,
+    options: Mapping[str, str],
+    before: Sequence[Mapping[str, Any]],
+    after: Sequence[Mapping[str, Any]],
+    source: FileSource,
+    touched: Sequence[str],
+) -> set[str]:
+    """The items a change can newly scaffold, read from the tree before it (``source``).
+
+    The change writes or deletes the (sorted) paths ``touched`` and takes the services from
+    ``before`` to ``after``; the options stay. A check holds when each of its expanded patterns
+    does, and a pattern both sides expand to whose files the change leaves alone holds after
+    exactly when it held before. So an item scaffolded after the change and not before has a
+    check failing before on some other pattern: touched, or one only ``before`` has. Those are
+    the only patterns read here; the items returned are the ones with such a failing pattern.
+    """
+    out: set[str] = set()
+    for item in checklist.items:
+        if not item.applies(options):
+            continue
+        checks = [(c, False) for c in _active(item.evidence.present, options)]
+        checks += [(c, True) for c in _active(item.evidence.configured, options)]
+        for check, configured in checks:
+            later = set(expand(check.path, after))
+            if any(
+                (pattern not in later or match(pattern, touched))
+                and not _pattern_holds(check, configured, pattern, source)
+                for pattern in expand(check.path, before)
+            ):
+                out.add(item.id)
+                break
+    return out
+
+
+def items_by_path(
+    checklist: Checklist, options: Mapping[str, str], services: Sequence[Mapping[str, Any]], paths: Sequence[str]
+) -> dict[str, list[str]]:
+    """What :func:`items_by_file` gives for the results on a tree with these (sorted) paths,
+    without reading a file: which files an item's evidence names depends on their paths alone."""
+    out: dict[str, list[str]] = {}
+    for item in checklist.items:
+        if not item.applies(options):
+            continue
+        found: set[str] = set()
+        for check in (*_active(item.evidence.present, options), *_active(item.evidence.configured, options)):
+            for pattern in expand(check.path, services):
+                found.update(match(pattern, paths))
+        for f in sorted(found):
+            out.setdefault(f, []).append(item.id)
+    return out
 
 
 def items_by_file(results: Sequence[ItemResult]) -> dict[str, list[str]]:

@@ -49,9 +49,9 @@ def regenerate(
             more = f" and {len(listed) - 3} more" if len(listed) > 3 else ""
             raise DirtyTreeError(f"uncommitted changes in {', '.join(listed[:3])}{more}")
     checklist = load_named(manifest.checklist, root)
-    generation = pipeline.generate(manifest, checklist)
     old = provenance.load_full(root)
-    changes = regen.plan(root, generation.rendered, old, pipeline.render_map)
+    generation = pipeline.regenerate(manifest, checklist, old, root)
+    changes = regen.plan(root, generation.rendered, old, pipeline.render_map, generation.reused)
     manifest_bytes = manifest.to_yaml_over(_read_text(root / MANIFEST)).encode()
     prov = generation.provenance(regen.kept_records(changes))
     meta_changed = _read(root / MANIFEST) != manifest_bytes or _read(root / provenance.PROVENANCE) != prov
@@ -59,14 +59,17 @@ def regenerate(
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
         return outcome
-    on_disk = evidence.DirSource(root, keep_reads=True)
-    before = {r.item.id for r in _evaluate(checklist, previous, on_disk) if r.scaffolded}
     executable = {f.path: f.executable for f in generation.files}
     writes = []
     for c in plan.effective:
         content = None if c.action == "delete" else c.after
         writes.append(_apply.Write(c.target, content, (executable[c.path] or None) if c.action == "create" else None))
     writes += [_apply.Write(MANIFEST, manifest_bytes), _apply.Write(provenance.PROVENANCE, prov)]
+    # The tree after is the tree before with the writes made (both paths of a link that was followed).
+    written: dict[str, bytes | None] = {w.path: w.content for w in writes}
+    written.update({c.path: (None if c.action == "delete" else c.after) for c in plan.effective})
+    on_disk = evidence.DirSource(root, keep_reads=True)
+    progress = _Progress(checklist, previous, manifest, on_disk, written)
     spec = None
     if git and commit and not plan.conflicts:
         files, notes = _commit_files(root, plan, writes, dirty)
@@ -75,11 +78,7 @@ def regenerate(
     applied = _apply.apply(root, writes, operation=_operation(message), commit=spec)
     outcome.commit = applied.commit
     outcome.interrupted = applied.interrupted
-    # The tree now is the tree before with the writes made (both paths of a link that was followed).
-    written: dict[str, bytes | None] = {w.path: w.content for w in writes}
-    written.update({c.path: (None if c.action == "delete" else c.after) for c in plan.effective})
-    after = _evaluate(checklist, manifest, on_disk.after(written))
-    outcome.newly_done = [r.item.id for r in after if r.scaffolded and r.item.id not in before]
+    outcome.newly_done = progress.newly_done(on_disk.after(written))
     if git and plan.conflicts:
         marked = [c for c in plan.conflicts if c.action == "conflict"]
         gitops.record_conflicts(
@@ -147,6 +146,53 @@ def _commit_files(
 
 def _evaluate(checklist: Checklist, manifest: Manifest, source: evidence.FileSource) -> list[evidence.ItemResult]:
     return evidence.evaluate_all(checklist, manifest.options, manifest.service_contexts(), source)
+
+
+class _Progress:
+    """The checklist items a regeneration newly scaffolds: read before its writes, told after.
+
+    With the options unchanged, only the items whose evidence can change are evaluated
+    (evidence.unsettled): the files a run leaves alone are not read again.
+    """
+
+    def __init__(
+        self,
+        checklist: Checklist,
+        previous: Manifest,
+        manifest: Manifest,
+        before: evidence.DirSource,
+        written: Mapping[str, bytes | None],
+    ) -> None:
+        self.checklist = checklist
+        self.manifest = manifest
+        self.before: set[str] = set()
+        self.candidates: set[str] | None = None
+        if previous.options == manifest.options:
+            touched = sorted(set(written) | set(before.links()))
+            self.candidates = evidence.unsettled(
+                checklist,
+                manifest.options,
+                previous.service_contexts(),
+                manifest.service_contexts(),
+                before,
+                touched,
+            )
+        else:
+            self.before = {r.item.id for r in _evaluate(checklist, previous, before) if r.scaffolded}
+
+    def newly_done(self, after: evidence.FileSource) -> list[str]:
+        if self.candidates is None:
+            return [
+                r.item.id
+                for r in _evaluate(self.checklist, self.manifest, after)
+                if r.scaffolded and r.item.id not in self.before
+            ]
+        options, services = self.manifest.options, self.manifest.service_contexts()
+        return [
+            item.id
+            for item in self.checklist.items
+            if item.id in self.candidates and evidence.evaluate(item, options, services, after).scaffolded
+        ]
 
 
 def add_service(root: Path, name: str, calls: list[str] | None = None, **kw: bool) -> regen.Outcome:
@@ -248,11 +294,10 @@ def resolve(root: Path, path: str, choice: str) -> Resolved:
             gitops.store_blobs(root, [theirs])  # the base of a later three-way merge
     files = dict(old.files)
     files[rel] = record
-    writes = [
-        _apply.Write(
-            provenance.PROVENANCE, provenance.dump(provenance.Provenance(old.msmvp_version, old.inputs, files))
-        )
-    ]
+    # The folder's records are no longer its render alone: the next run renders it again.
+    kept = {prefix: fp for prefix, fp in old.targets.items() if not rel.startswith(prefix)}
+    prov = provenance.Provenance(old.msmvp_version, old.inputs, files, kept)
+    writes = [_apply.Write(provenance.PROVENANCE, provenance.dump(prov))]
     disk = root / (target or rel)
     wrote = content is not None and (not disk.is_file() or disk.read_bytes() != content)
     if content is not None and target is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,9 @@ class Provenance:
     msmvp_version: str
     inputs: dict[str, Any]
     files: dict[str, Record]
+    # The input fingerprint of each service folder whose records are exactly its render
+    # (msmvp.targets): a later run with the same fingerprint reuses them instead of rendering.
+    targets: dict[str, str] = field(default_factory=dict)
 
 
 def git_blob_id(data: bytes) -> str:
@@ -64,30 +67,73 @@ def build(
     version: str,
     inputs: Mapping[str, Any],
     keep: Mapping[str, Record | None] | None = None,
+    *,
+    reused: Mapping[str, Record] | None = None,
+    targets: Mapping[str, str] | None = None,
 ) -> bytes:
     """Serialise the record for ``files`` (stable, diff-friendly JSON).
 
     ``inputs`` is the manifest the files were rendered from: with the same msmvp version it
     re-renders the exact base of a later three-way merge, even after msmvp.yaml was edited.
     ``keep`` overrides the record of a path: an earlier record msmvp keeps (or None: no record).
+    ``reused``: generated files not rendered again, with their last records (their items are
+    the ones given now); ``targets``: the service folders' fingerprints, kept for each folder
+    none of whose paths ``keep`` overrides.
     """
     records = {f.path: record_of(f, items.get(f.path, [])) for f in files}
-    for path, record in (keep or {}).items():
-        if record is None:
+    if reused:
+        for path, record in reused.items():
+            records[path] = Record(record.template, record.sha256, tuple(sorted(items.get(path, []))), record.blob)
+        records = {path: records[path] for path in sorted(records)}
+    overridden = set()
+    for path, kept in (keep or {}).items():
+        overridden.add(_folder(path))
+        if kept is None:
             records.pop(path, None)
         else:
-            records[path] = record
-    return dump(Provenance(version, dict(inputs), records))
+            records[path] = kept
+    kept_targets = {prefix: fp for prefix, fp in (targets or {}).items() if prefix not in overridden}
+    return dump(Provenance(version, dict(inputs), records, kept_targets))
+
+
+def _folder(path: str) -> str:
+    """``services/NAME/`` for a path in a service's folder, else ""."""
+    parts = path.split("/", 2)
+    return f"{parts[0]}/{parts[1]}/" if len(parts) == 3 and parts[0] == "services" else ""
 
 
 def dump(prov: Provenance) -> bytes:
-    data: dict[str, Any] = {
-        "schema": SCHEMA,
-        "msmvp_version": prov.msmvp_version,
-        "inputs": prov.inputs,
-        "files": {path: record.to_data() for path, record in prov.files.items()},
-    }
-    return (json.dumps(data, indent=1, sort_keys=False) + "\n").encode()
+    """The provenance as JSON with one-space indentation (what ``json.dumps(indent=1)`` writes,
+    with the file records, most of the file, formatted directly: several times faster)."""
+    head: dict[str, Any] = {"schema": SCHEMA, "msmvp_version": prov.msmvp_version, "inputs": prov.inputs}
+    text = json.dumps(head, indent=1)[:-2]  # without the closing "\n}"
+    parts = [text, ',\n "files": ', _dump_files(prov.files)]
+    if prov.targets:
+        parts += [',\n "targets": ', json.dumps(dict(prov.targets), indent=1).replace("\n", "\n ")]
+    parts.append("\n}\n")
+    return "".join(parts).encode()
+
+
+def _dump_files(files: Mapping[str, Record]) -> str:
+    if not files:
+        return "{}"
+    q = _quote
+    out = []
+    for path, record in files.items():
+        items = "[\n" + ",\n".join(f"    {q(i)}" for i in sorted(record.items)) + "\n   ]" if record.items else "[]"
+        decision = f',\n   "decision": {q(record.decision)}' if record.decision else ""
+        out.append(
+            f'  {q(path)}: {{\n   "template": {q(record.template)},\n   "sha256": {q(record.sha256)},\n'
+            f'   "blob": {q(record.blob)},\n   "items": {items}{decision}\n  }}'
+        )
+    return "{\n" + ",\n".join(out) + "\n }"
+
+
+def _quote(text: str) -> str:
+    """``json.dumps(text)``, without its call for the common plain ASCII text."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
 
 
 def load_full(project_dir: Path) -> Provenance | None:
@@ -104,7 +150,9 @@ def load_full(project_dir: Path) -> Provenance | None:
             )
             for path, rec in data["files"].items()
         }
-        return Provenance(str(data.get("msmvp_version", "")), dict(data.get("inputs") or {}), files)
+        found = data.get("targets")
+        kept = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        return Provenance(str(data.get("msmvp_version", "")), dict(data.get("inputs") or {}), files, kept)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

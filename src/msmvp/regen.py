@@ -11,7 +11,7 @@ one leading out of the project is left alone and reported. Writing is :mod:`msmv
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,6 +31,7 @@ Action = Literal[
     "skip-deleted",  # generated before, deleted by the user: stays deleted
     "keep",  # edited by the user, msmvp's side unchanged: kept as is
     "same",  # nothing to do
+    "unchanged",  # msmvp's side unchanged and not rendered again: left as it is, not read
 ]
 WRITES: frozenset[str] = frozenset({"create", "update", "merge", "conflict"})
 CONFLICTS: frozenset[str] = frozenset({"conflict", "blocked"})
@@ -150,11 +151,28 @@ class _Where:
         self.root = root
         self.real_root = os.path.realpath(root)
         self._dirs: dict[str, str] = {}
+        self._listed: dict[str, dict[str, bool | None] | None] = {}
 
     def _real_dir(self, rel: str) -> str:
         if rel not in self._dirs:
             self._dirs[rel] = os.path.realpath(os.path.join(self.root, rel))
         return self._dirs[rel]
+
+    def plain(self, path: str) -> bool | None:
+        """Whether ``path``, in a folder that is where it seems (no link on the way) and not a
+        link itself, is a file (True) or absent (False); None when it takes :meth:`__call__`.
+        One listing a folder, instead of two looks a file."""
+        parent, _, name = path.rpartition("/")
+        if parent not in self._listed:
+            self._listed[parent] = None
+            if self._real_dir(parent) == os.path.normpath(os.path.join(self.real_root, parent)):
+                try:
+                    with os.scandir(os.path.join(self.root, parent)) as found:
+                        self._listed[parent] = {e.name: None if e.is_symlink() else e.is_file() for e in found}
+                except OSError:
+                    pass
+        listed = self._listed[parent]
+        return None if listed is None else listed.get(name, False)
 
     def __call__(self, path: str) -> tuple[str | None, str]:
         parent, _, name = path.rpartition("/")
@@ -180,19 +198,37 @@ def plan(
     new_files: dict[str, bytes],
     old: Provenance | None,
     render: Callable[[Manifest], dict[str, bytes]],
+    unchanged: Mapping[str, Record] | None = None,
 ) -> list[Change]:
-    """Decide what happens to every path; read files, write nothing."""
+    """Decide what happens to every path; read files, write nothing.
+
+    ``unchanged``: generated paths not rendered again, whose new content is the one their last
+    record names (render.Rendered.reused). Whatever the file holds, nothing is written to it,
+    so it is not read: only whether it is still there (a deleted one stays deleted).
+    """
     bases = _Bases(root, old, render)
     old_files = old.files if old else {}
+    same = unchanged or {}
     changes: list[Change] = []
     targets: dict[str, str] = {}
     where = _Where(root)
-    for path in sorted(new_files.keys() | old_files.keys()):
+    for path in sorted(new_files.keys() | old_files.keys() | same.keys()):
+        record = old_files.get(path)
+        if path in same:
+            exists = where.plain(path)
+            if exists is None:
+                target, link_note = where(path)
+                change = _decide_unchanged(path, target, (root / (target or path)).is_file(), link_note)
+            else:
+                change = _decide_unchanged(path, path, exists, "")
+            targets.setdefault(change.target, path)
+            change.record = record
+            changes.append(change)
+            continue
         theirs = new_files.get(path)
         target, link_note = where(path)
         disk = root / (target or path)
         ours = disk.read_bytes() if target is not None and disk.is_file() else None
-        record = old_files.get(path)
         if target is None:
             change = _decide_unreachable(path, theirs, record, link_note)
         else:
@@ -211,6 +247,20 @@ def plan(
         change.record = record
         changes.append(change)
     return changes
+
+
+def _decide_unchanged(path: str, target: str | None, exists: bool, why: str) -> Change:
+    """A path whose new render is its last one (see :func:`plan`): what :func:`_decide` would
+    decide, "same" or "keep" being told apart only by reading the file, which nothing needs."""
+    if target is None:
+        return Change(path, "keep", note=why)
+    if not exists:
+        note = "you deleted it: stays deleted" + (f"; {why}" if why else "")
+        change = Change(path, "skip-deleted", note=note)
+    else:
+        change = Change(path, "unchanged", note=why)
+    change.target = target
+    return change
 
 
 def _decide_unreachable(path: str, theirs: bytes | None, record: Record | None, why: str) -> Change:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,10 +20,11 @@ from typing import Any
 import jinja2
 import yaml
 
-from msmvp import _resources, components
+from msmvp import _resources, components, targets
 from msmvp.errors import TemplateError
 from msmvp.manifest import Manifest
 from msmvp.options import resolve
+from msmvp.provenance import Provenance, Record
 
 SUFFIX = ".jinja"
 # libyaml when PyYAML has it: the same safe loading of the copier.yml files, several times faster.
@@ -93,8 +94,13 @@ class _Template:
             parts.append(part)
         return "/".join(parts)
 
-    def render(self, context: dict[str, Any], prefix: str = "") -> Iterator[PlannedFile]:
+    def render(
+        self, context: dict[str, Any], prefix: str = "", only: Container[str] | None = None
+    ) -> Iterator[PlannedFile]:
+        """The template's files (``only``: those whose ``template:relpath`` is in it)."""
         for src in self.sources:
+            if only is not None and f"{self.name}:{src.relpath}" not in only:
+                continue
             try:
                 out = self.render_path(src.relpath, context)
                 if out is None:
@@ -160,22 +166,59 @@ def project_context(manifest: Manifest) -> dict[str, Any]:
 def render(manifest: Manifest) -> list[PlannedFile]:
     """Render every file of the project described by ``manifest``, sorted by path: the
     templates' files plus a lock beside each requirements file (:mod:`msmvp.locks`)."""
+    return render_project(manifest).files
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A project's render. ``reused``: the files of service folders whose inputs are those of the
+    last render (their fingerprint in ``previous``), not rendered again: path → their last record,
+    which the render would reproduce byte for byte. ``targets``: the fingerprint of each service
+    folder that holds nothing but its own render (see :mod:`msmvp.targets`)."""
+
+    files: list[PlannedFile]
+    reused: dict[str, Record] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)
+
+
+class _Unavailable(Exception):
+    """A reused file's content is needed (a lock includes it) and cannot be had as it was rendered."""
+
+
+def render_project(manifest: Manifest, previous: Provenance | None = None, root: Path | None = None) -> Rendered:
+    """Render the project, reusing the service folders whose fingerprint is the one ``previous``
+    recorded (``root``: the project on disk, where a lock finds a reused requirements file)."""
+    if previous is not None and previous.targets:
+        try:
+            return _render_project(manifest, previous, root)
+        except _Unavailable:
+            pass
+    return _render_project(manifest, None, None)
+
+
+def _render_project(manifest: Manifest, previous: Provenance | None, root: Path | None) -> Rendered:
     from msmvp import locks
 
-    planned = render_files(manifest)
-    by_path = {f.path: f for f in planned}
-    for source, path, content in locks.plan_locks({f.path: f.content for f in planned}):
+    by_path, reused, prints = _render_templates(manifest, previous)
+    texts = _Texts({path: f.content for path, f in by_path.items()}, reused, root)
+    reads: dict[str, set[str]] = {}
+    for source, path, content in locks.plan_locks(texts, list(by_path), reads):
         if path in by_path:
             raise TemplateError(f"{by_path[path].template} writes {path}, the lock msmvp makes of {source}")
         by_path[path] = PlannedFile(path, content, f"{LOCK_TEMPLATE}:{source}")
-    return [by_path[path] for path in sorted(by_path)]
+    for source, read in reads.items():  # a folder's lock made from files outside it is not its own render
+        name = targets.service_of(source)
+        if name is not None and any(targets.service_of(r) != name for r in read):
+            prints.pop(targets.prefix(name), None)
+    return Rendered([by_path[path] for path in sorted(by_path)], reused, prints)
 
 
-def render_files(manifest: Manifest) -> list[PlannedFile]:
-    """The templates' files of the project described by ``manifest``, sorted by path.
-
-    Two templates writing the same path is an error in the templates, reported with both names.
-    """
+def _render_templates(
+    manifest: Manifest, previous: Provenance | None
+) -> tuple[dict[str, PlannedFile], dict[str, Record], dict[str, str]]:
+    """The templates' files by path, the reused records and the folders' fingerprints (see
+    :class:`Rendered`). Two templates writing the same path is an error in the templates,
+    reported with both names."""
     context = project_context(manifest)
     options = resolve(manifest.options)
     by_path: dict[str, PlannedFile] = {}
@@ -189,12 +232,112 @@ def render_files(manifest: Manifest) -> list[PlannedFile]:
     for tpl in _templates(options, "project"):
         for planned in tpl.render(context):
             add(planned)
+    # A service folder a project template also writes into holds more than its own render.
+    mixed = {targets.service_of(path) for path in by_path}
     service_tpls = _templates(options, "service")
+    fingerprints = targets.Fingerprints(service_tpls, context)
+    last = _records_by_service(previous)
+    reused: dict[str, Record] = {}
+    prints: dict[str, str] = {}
     for service in context["services"]:
+        name = service["name"]
+        prefix = targets.prefix(name)
+        only: frozenset[str] | None = None  # render every file of the folder
+        if name not in mixed:
+            prints[prefix] = fingerprints.of(service)
+            records = last.get(name)
+            same = previous is not None and previous.targets.get(prefix) == prints[prefix]
+            if records and same and not any(r.decision for r in records.values()):
+                reused.update(_reusable(records, fingerprints.wide))
+                only = fingerprints.wide
+        if only is not None and not only:
+            continue
         service_context = {**context, "service": service}
         for tpl in service_tpls:
-            for planned in tpl.render(service_context, f"{SERVICES_DIR}/{service['name']}/"):
+            for planned in tpl.render(service_context, prefix, only):
                 add(planned)
+    for path in by_path.keys() & reused.keys():  # a lock made again, of a requirements file made again
+        del reused[path]
+    return by_path, reused, prints
+
+
+def _reusable(records: Mapping[str, Record], wide: frozenset[str]) -> dict[str, Record]:
+    """A folder's records but those of wide template files (and the locks of their files)."""
+    return {
+        path: r
+        for path, r in records.items()
+        if r.template not in wide
+        and not (r.template.startswith(f"{LOCK_TEMPLATE}:") and _source_template(records, r) in wide)
+    }
+
+
+def _source_template(records: Mapping[str, Record], lock: Record) -> str:
+    source = records.get(lock.template.removeprefix(f"{LOCK_TEMPLATE}:"))
+    return source.template if source is not None else ""
+
+
+def _records_by_service(previous: Provenance | None) -> dict[str, dict[str, Record]]:
+    out: dict[str, dict[str, Record]] = {}
+    for path, record in (previous.files if previous is not None else {}).items():
+        name = targets.service_of(path)
+        if name is not None:
+            out.setdefault(name, {})[path] = record
+    return out
+
+
+class _Texts(Mapping[str, bytes]):
+    """The rendered files' contents, and a reused file's content when a lock includes it: read
+    from the project when it is still as rendered, else from git's object store."""
+
+    def __init__(self, rendered: dict[str, bytes], reused: Mapping[str, Record], root: Path | None) -> None:
+        self._rendered = rendered
+        self._reused = reused
+        self._root = root
+
+    def __getitem__(self, path: str) -> bytes:
+        if path in self._rendered:
+            return self._rendered[path]
+        record = self._reused[path]
+        data = _as_rendered(self._root, path, record) if self._root is not None else None
+        if data is None:
+            raise _Unavailable(path)
+        self._rendered[path] = data
+        return data
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._rendered or path in self._reused
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rendered.keys() | self._reused.keys())
+
+    def __len__(self) -> int:
+        return len(self._rendered.keys() | self._reused.keys())
+
+
+def _as_rendered(root: Path, path: str, record: Record) -> bytes | None:
+    from msmvp.provenance import sha256
+
+    try:
+        data = (root / path).read_bytes()
+    except OSError:
+        data = None
+    if data is not None and sha256(data) == record.sha256:
+        return data
+    if not record.blob or not (root / ".git").exists():
+        return None
+    from msmvp.errors import GitError
+    from msmvp.gitops import cat_blob
+
+    try:
+        blob = cat_blob(root, record.blob)
+    except GitError:
+        return None
+    return blob if blob is not None and sha256(blob) == record.sha256 else None
+
+
+def render_files(manifest: Manifest) -> list[PlannedFile]:
+    """The templates' files of the project described by ``manifest``, sorted by path (no locks)."""
+    by_path = _render_templates(manifest, None)[0]
     return [by_path[path] for path in sorted(by_path)]
 
 
