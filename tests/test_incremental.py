@@ -176,6 +176,21 @@ def test_a_resolved_file_renders_its_folder_again(project: Path, monkeypatch: py
     assert routes.read_text() == "# mine\n"
 
 
+def test_a_folder_whose_records_changed_since_is_rendered_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records that are not those the fingerprint was kept with (a provenance merged from two
+    branches, edited by hand) are not taken for that render."""
+    record = project / provenance.PROVENANCE
+    data = json.loads(record.read_text())
+    del data["files"]["services/stock/Dockerfile"]
+    record.write_text(json.dumps(data, indent=1) + "\n")
+    git(project, "commit", "-qam", "a record lost")
+    rendered = _rendered_services(monkeypatch)
+    outcome = grow.add_service(project, "shipping")
+    assert "services/stock/" in rendered
+    assert {c.path: c.action for c in outcome.plan.changes}["services/stock/Dockerfile"] == "same"
+    assert "services/stock/Dockerfile" in provenance.load_full(project).files  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("source", "related"),
     [

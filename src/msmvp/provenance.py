@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msmvp.targets import folder_of, seal
+
 if TYPE_CHECKING:  # render pulls in Jinja2, which `msmvp status` never needs
     from msmvp.render import PlannedFile
 
@@ -77,8 +79,8 @@ def build(
     re-renders the exact base of a later three-way merge, even after msmvp.yaml was edited.
     ``keep`` overrides the record of a path: an earlier record msmvp keeps (or None: no record).
     ``reused``: generated files not rendered again, with their last records (their items are
-    the ones given now); ``targets``: the service folders' fingerprints, kept for each folder
-    none of whose paths ``keep`` overrides.
+    the ones given now); ``targets``: the service folders' fingerprints, kept (sealed with the
+    folder's records, msmvp.targets.seal) for each folder none of whose paths ``keep`` overrides.
     """
     records = {f.path: record_of(f, items.get(f.path, [])) for f in files}
     if reused:
@@ -87,19 +89,18 @@ def build(
         records = {path: records[path] for path in sorted(records)}
     overridden = set()
     for path, kept in (keep or {}).items():
-        overridden.add(_folder(path))
+        overridden.add(folder_of(path))
         if kept is None:
             records.pop(path, None)
         else:
             records[path] = kept
-    kept_targets = {prefix: fp for prefix, fp in (targets or {}).items() if prefix not in overridden}
-    return dump(Provenance(version, dict(inputs), records, kept_targets))
-
-
-def _folder(path: str) -> str:
-    """``services/NAME/`` for a path in a service's folder, else ""."""
-    parts = path.split("/", 2)
-    return f"{parts[0]}/{parts[1]}/" if len(parts) == 3 and parts[0] == "services" else ""
+    folders: dict[str, dict[str, Record]] = {}
+    for path, record in records.items():
+        folders.setdefault(folder_of(path), {})[path] = record
+    sealed = {
+        prefix: seal(fp, folders.get(prefix, {})) for prefix, fp in (targets or {}).items() if prefix not in overridden
+    }
+    return dump(Provenance(version, dict(inputs), records, sealed))
 
 
 def dump(prov: Provenance) -> bytes:

@@ -246,7 +246,11 @@ def _render_templates(
         if name not in mixed:
             prints[prefix] = fingerprints.of(service)
             records = last.get(name)
-            same = previous is not None and previous.targets.get(prefix) == prints[prefix]
+            same = (
+                records
+                and previous is not None
+                and previous.targets.get(prefix) == targets.seal(prints[prefix], records)
+            )
             if records and same and not any(r.decision for r in records.values()):
                 reused.update(_reusable(records, fingerprints.wide))
                 only = fingerprints.wide

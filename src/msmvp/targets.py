@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from msmvp import __version__, _resources
 
 if TYPE_CHECKING:
+    from msmvp.provenance import Record
     from msmvp.render import _Template
 
 FORMAT = "msmvp-targets/1"
@@ -54,8 +56,27 @@ def service_of(path: str) -> str | None:
     return name if sep else None
 
 
-def _digest(templates: Sequence[_Template]) -> str:
-    """What every service folder is rendered with, besides its context."""
+def folder_of(path: str) -> str:
+    """The service folder (``services/NAME/``) that holds ``path``, or ""."""
+    name = service_of(path)
+    return prefix(name) if name is not None else ""
+
+
+def seal(fingerprint: str, records: Mapping[str, Record]) -> str:
+    """What the provenance keeps for a folder: its fingerprint bound to the folder's records, so
+    records changed since (a provenance merged from two branches, edited by hand) are not taken
+    for the render of that fingerprint."""
+    h = hashlib.sha256(fingerprint.encode())
+    for path in sorted(records):
+        r = records[path]
+        h.update(f"\0{path}\0{r.template}\0{r.sha256}\0{r.blob}\0{r.decision}".encode())
+    return h.hexdigest()
+
+
+@cache
+def _digest(templates: tuple[_Template, ...]) -> str:
+    """What every service folder is rendered with, besides its context (once a process: the
+    template files do not change while msmvp runs)."""
     import jinja2
 
     from msmvp import locks
@@ -126,7 +147,7 @@ class Fingerprints:
     """
 
     def __init__(self, templates: Sequence[_Template], context: Mapping[str, Any]) -> None:
-        digest = _digest(templates)
+        digest = _digest(tuple(templates))
         self.wide = frozenset(_cached_wide(digest, templates))
         base = {k: v for k, v in context.items() if k != "services"}
         self._base = hashlib.sha256(digest.encode() + _json(base)).digest()
