@@ -191,6 +191,27 @@ def test_a_folder_whose_records_changed_since_is_rendered_again(project: Path, m
     assert "services/stock/Dockerfile" in provenance.load_full(project).files  # type: ignore[union-attr]
 
 
+def test_a_reused_requirements_file_a_lock_includes_is_read_as_rendered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The development lock reads every service's requirements file: a reused one comes from the
+    disk while it is as rendered, else from git; without either the whole project is rendered."""
+    root = new_project("shop", output_dir=tmp_path / "base", services="users,stock", git=False).target
+    _edit(root / "services/stock/requirements.txt", "rich\n")  # not in the lock: msmvp's text is locked
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    rendered = _rendered_services(monkeypatch)
+    grow.add_service(root, "shipping")
+    assert sorted(rendered) == ["services/shipping/", "services/stock/", "services/users/"]
+    record = twin / provenance.PROVENANCE
+    data = json.loads(record.read_text())
+    data.pop("targets")
+    record.write_text(json.dumps(data, indent=1) + "\n")
+    grow.add_service(twin, "shipping")
+    assert tree_digest(root) == tree_digest(twin)
+    assert "rich" not in (root / "requirements-dev.lock").read_text()
+
+
 @pytest.mark.parametrize(
     ("source", "related"),
     [
