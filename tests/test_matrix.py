@@ -8,6 +8,7 @@ bounded in time; the GitHub workflow that shards the asked set is accepted by ac
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import shutil
@@ -236,18 +237,19 @@ def test_a_template_that_does_not_render_is_named(template_copy: Path) -> None:
 def fake_makefile(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The generated Makefile's `make test` replaced by the recipe the test puts in the list."""
     recipe: list[str] = []
-    real = render.render
+    real = render.render_project
 
-    def patched(manifest):  # type: ignore[no-untyped-def]
+    def patched(manifest, *args):  # type: ignore[no-untyped-def]
+        rendered = real(manifest, *args)
         out = []
-        for planned in real(manifest):
+        for planned in rendered.files:
             if planned.path == "Makefile":
                 text = "install:\n\t@true\ntest:\n\t" + recipe[0] + "\n"
                 planned = render.PlannedFile(planned.path, text.encode(), planned.template)
             out.append(planned)
-        return out
+        return dataclasses.replace(rendered, files=out)
 
-    monkeypatch.setattr(render, "render", patched)
+    monkeypatch.setattr(render, "render_project", patched)
     return recipe
 
 
