@@ -29,7 +29,7 @@ from msmvp.provenance import Provenance, Record
 SUFFIX = ".jinja"
 # libyaml when PyYAML has it: the same safe loading of the copier.yml files, several times faster.
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SERVICES_DIR = "services"
+SERVICES_DIR = targets.SERVICES_DIR
 # The provenance "template" of a generated lock: msmvp's union lock, taken for that requirements file.
 LOCK_TEMPLATE = "msmvp/lockdata/union.lock"
 _EXCLUDE = {"__pycache__", ".DS_Store"}

@@ -84,7 +84,11 @@ def _digest(templates: tuple[_Template, ...]) -> str:
     h = hashlib.sha256(f"{FORMAT}\0{__version__}\0{jinja2.__version__}\0".encode())
     here = Path(__file__).parent
     for name in _CODE:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+        try:
+            code = (here / name).read_bytes()
+        except OSError:  # only compiled modules shipped: msmvp's version stands for them
+            code = b""
+        h.update(name.encode() + b"\0" + code + b"\0")
     h.update(locks.union_bytes())
     for tpl in templates:
         h.update(f"\0template {tpl.name}\0".encode() + (tpl.root / "copier.yml").read_bytes())
