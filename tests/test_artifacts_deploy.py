@@ -117,15 +117,20 @@ def _kustomize(project: Path, overlay: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_overlay_builds_and_validates_strictly(project: Path, overlay: str, tmp_path: Path) -> None:
+def validated_overlay(project: Path, overlay: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """The overlay built by kustomize, after `kubernetes-validate --strict` accepted it."""
     validate = require_tool("kubernetes-validate", "pip install kubernetes-validate")
     docs = _kustomize(project, overlay)
     out = tmp_path / f"{overlay}.yaml"
     out.write_text(yaml.safe_dump_all(docs))
     result = run([validate, "--strict", "--quiet", str(out)])
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert docs
+    assert result.returncode == 0, f"{overlay}: {result.stdout}{result.stderr}"
+    return docs
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_builds_and_validates_strictly(project: Path, overlay: str, tmp_path: Path) -> None:
+    assert validated_overlay(project, overlay, tmp_path)
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])

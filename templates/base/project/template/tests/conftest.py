@@ -7,6 +7,7 @@ share it; each test that breaks something puts it back.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from scripts import gateway as gateway_impl
-from scripts.dev import SERVICES, ServiceSpec, Stack, StackError, broker
+from scripts.dev import SERVERS, SERVICES, ServiceSpec, Stack, StackError
 from scripts.token import mint
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
@@ -113,12 +114,20 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _missing(reason: str) -> None:
+    """Skip the stack's tests for a missing tool, or fail under MSMVP_REQUIRE_TOOLS=1 (CI)."""
+    if os.environ.get("MSMVP_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"MSMVP_REQUIRE_TOOLS=1 but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpSink) -> Iterator[Stack]:
     if gateway_impl.find_binary() is None:
-        pytest.skip(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
-    if broker is not None and broker.find_binary() is None:
-        pytest.skip(f"no {broker.LABEL} server: {broker.INSTALL_HINT}")
+        _missing(f"no {gateway_impl.LABEL} binary: {gateway_impl.INSTALL_HINT}")
+    for server in SERVERS:  # the message broker, the service registry
+        if server.find_binary() is None:
+            _missing(f"no {server.LABEL} server: {server.INSTALL_HINT}")
     gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + 2 * len(SERVICES))
     # An API port and a metrics port per service.
     api_ports, metrics_ports = service_ports[: len(SERVICES)], service_ports[len(SERVICES) :]
