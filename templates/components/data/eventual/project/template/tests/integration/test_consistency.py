@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.failure]
 PAIR = next(((svc, callee) for svc in SERVICES for callee in svc.calls), None)
 BY_NAME = {svc.name: svc for svc in SERVICES}
 MERGE_PATCH = "application/merge-patch+json"
+RESTART_TIMEOUT = 120.0
 
 
 def _sqlite(stack: Stack, svc: ServiceSpec) -> Path:
@@ -146,7 +147,8 @@ def test_read_models_converge_while_the_relay_and_a_consumer_crash(
         write(creates=2, deletes=1)
         _kill(stack, relay)  # and once more, wherever it was
         _start_relay(stack, callee)
-        stack.start_service(caller.name)
+        # A broker's consumer group may first wait out the killed member's session: allow for it.
+        stack.start_service(caller.name, timeout=RESTART_TIMEOUT)
         write(creates=1, renames=1)
 
         def converged() -> bool:
@@ -154,13 +156,13 @@ def test_read_models_converge_while_the_relay_and_a_consumer_crash(
             applied = {row[0] for row in _rows(caller_db, "SELECT event_id FROM event_inbox")}
             return _unpublished(source_db) == 0 and stored <= applied
 
-        assert poll(converged, timeout=60.0), "the caller did not apply every stored event"
+        assert poll(converged, timeout=RESTART_TIMEOUT), "the caller did not apply every stored event"
         _assert_consistent(source_db, caller_db, callee, write)
     finally:
         write.client.close()
         with contextlib.suppress(KeyError):
             stack.stop_service(relay)
         if caller.name not in stack.processes:
-            stack.start_service(caller.name)
+            stack.start_service(caller.name, timeout=RESTART_TIMEOUT)
         stack.stop_service(callee.name)
         stack.start_service(callee.name)
