@@ -10,6 +10,7 @@ by the project's own runner with the binaries tests/brokers.py finds.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,21 @@ def test_outbox_alert_rules_pass_their_promtool_tests(project: Path) -> None:
     prom = project / "monitoring" / "prometheus"
     assert run([promtool, "check", "rules", "rules/outbox.yml"], cwd=prom).returncode == 0
     result = run([promtool, "test", "rules", "outbox_test.yml"], cwd=prom / "tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_outbox_dashboard_charts_what_the_relay_exports(project: Path, tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
+    board = json.loads((project / "monitoring/grafana/dashboards/outbox.json").read_text())
+    exprs = [t["expr"].replace("$service", ".*") for p in board["panels"] for t in p.get("targets", [])]
+    outbox = (project / "services/users/users_service/outbox.py").read_text()
+    for metric in ("events_outbox_backlog", "events_outbox_oldest_unpublished_seconds"):
+        assert f'"{metric}"' in outbox
+        assert any(metric in expr for expr in exprs), metric
+    rules = [{"record": f"dashboard:expr_{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    rule_file = tmp_path / "dashboard-rules.yml"
+    rule_file.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run([promtool, "check", "rules", str(rule_file)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
