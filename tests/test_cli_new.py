@@ -50,7 +50,7 @@ def test_new_help_lists_every_option_with_values_and_default() -> None:
         (["new", "shop", "--services", "users,../x"], "not a DNS label"),
         (["new", "shop", "--services", "users,orders:payments"], "not a service"),
         (["new", "shop", "--data", "eventual"], "eventual consistency needs a message broker"),
-        (["new", "shop", "--data", "eventual", "--messaging", "kafka"], "not built yet"),
+        (["new", "shop", "--data", "shared-db"], "not built yet"),
     ],
 )
 def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(args: list[str], message: str, tmp_path: Path) -> None:

@@ -140,10 +140,9 @@ def test_every_flag_problem_is_reported_before_any_question(tmp_path: Path) -> N
     code, out = term.finish()
     errors = [line for line in out.splitlines() if line.startswith("error: ")]
     assert code == 1, out
-    assert len(errors) == 3, out
-    assert "data=eventual is planned but not built yet" in errors[0]
-    assert f"{axis}={value} is planned but not built yet" in errors[1]
-    assert "data=eventual, messaging=none: eventual consistency needs a message broker" in errors[2]
+    assert len(errors) == 2, out
+    assert f"{axis}={value} is planned but not built yet" in errors[0]
+    assert "data=eventual, messaging=none: eventual consistency needs a message broker" in errors[1]
     assert " — " not in out  # no question was asked
     assert list(tmp_path.iterdir()) == []
 
@@ -185,6 +184,6 @@ def test_an_answers_file_gets_every_problem_at_once(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["new", "shop", "--answers", str(answers), "--output-dir", str(out)])
     assert result.exit_code == 1
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 3, result.stderr  # two unbuilt values and the rule (messaging takes its default)
+    assert len(errors) == 2, result.stderr  # an unbuilt value and the rule (messaging takes its default)
     assert all(line.startswith("error: ") and "hint:" in line for line in errors)
     assert not out.exists()

@@ -36,17 +36,22 @@ def _broker(project: Path) -> str:
     return str(yaml.safe_load((project / "msmvp.yaml").read_text())["options"]["messaging"])
 
 
-def test_asyncapi_documents_are_what_faststream_generates(project: Path) -> None:
+def asyncapi_operations(project: Path, service: str) -> set[tuple[str, str]]:
+    """Check every service's asyncapi.json is what FastStream generates; (action, address) of `service`'s."""
     for name in ("users", "orders"):
-        service = project / "services" / name
-        result = run([sys.executable, "-m", f"{name}_service.events"], cwd=service)
+        directory = project / "services" / name
+        result = run([sys.executable, "-m", f"{name}_service.events"], cwd=directory)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == (service / "asyncapi.json").read_text(), f"{name}: asyncapi.json is not FastStream's"
-    orders = json.loads((project / "services/orders/asyncapi.json").read_text())
-    actions = {
-        (op["action"], orders["channels"][op["channel"]["$ref"].rsplit("/", 1)[1]]["address"])
-        for op in orders["operations"].values()
+        assert result.stdout == (directory / "asyncapi.json").read_text(), f"{name}: asyncapi.json is not FastStream's"
+    document = json.loads((project / "services" / service / "asyncapi.json").read_text())
+    return {
+        (op["action"], document["channels"][op["channel"]["$ref"].rsplit("/", 1)[1]]["address"])
+        for op in document["operations"].values()
     }
+
+
+def test_asyncapi_documents_are_what_faststream_generates(project: Path) -> None:
+    actions = asyncapi_operations(project, "orders")
     assert ("receive", "users.user.deleted.v1") in actions
     assert {("send", f"orders.order.{a}.v1") for a in ("created", "updated", "deleted")} <= actions
     assert ("send", "orders.dead-letter.v1") in actions

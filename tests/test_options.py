@@ -31,7 +31,7 @@ def test_every_default_is_built() -> None:
         ({"colour": "red"}, UnknownOptionError, "unknown option 'colour'"),
         ({"gateway": "kong"}, UnknownOptionError, "gateway='kong' is not a value of gateway"),
         ({"data": "eventual"}, IncompatibleOptionsError, "eventual consistency needs a message broker"),
-        ({"data": "eventual", "messaging": "kafka"}, NotBuiltError, "data=eventual is planned but not built yet"),
+        ({"data": "shared-db"}, NotBuiltError, "data=shared-db is planned but not built yet"),
     ],
 )
 def test_bad_options_are_rejected_with_a_hint(given: dict[str, str], error: type[Exception], text: str) -> None:

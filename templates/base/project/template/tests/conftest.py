@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from scripts import gateway as gateway_impl
-from scripts.dev import SERVERS, SERVICES, ServiceSpec, Stack, StackError
+from scripts.dev import REFERENCE_SOURCE, SERVERS, SERVICES, ServiceSpec, Stack, StackError
 from scripts.token import mint
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
@@ -201,6 +201,11 @@ class Api:
         for callee in svc.calls:
             callee_refs = self.references(by_name[callee], (*_path, svc.name))
             refs[callee] = self.create_id(by_name[callee], callee_refs)
+        if refs and REFERENCE_SOURCE != "api":
+            # `svc` learns of new entries from their events, moments later: wait until it accepts them.
+            assert wait_until(lambda: self.create(svc, refs).status_code != 422, timeout=15.0), (
+                f"{svc.name} never learned of {refs}"
+            )
         return refs
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scripts.dev import SERVICES, ServiceSpec, Stack
+from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
 CALLERS = [svc for svc in SERVICES if svc.calls]
 MODULES = {svc.name: svc.module for svc in SERVICES}
@@ -41,6 +41,7 @@ def test_missing_reference_is_rejected(caller: ServiceSpec, api) -> None:
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)
+@pytest.mark.skipif(REFERENCE_SOURCE != "api", reason="references are checked locally: no call to follow")
 def test_request_id_follows_the_call_chain(caller: ServiceSpec, api, stack: Stack, poll: Callable[..., bool]) -> None:
     refs = api.references(caller)
     request_id = str(uuid.uuid4())

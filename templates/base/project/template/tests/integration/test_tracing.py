@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scripts.dev import SERVICES, ServiceSpec, Stack
+from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
 from ..conftest import Api, OtlpSink
 
@@ -39,13 +39,15 @@ def test_traceparent_passes_through_the_gateway_and_every_call(
     )
     assert response.status_code == 201, response.text
 
-    # The caller and each callee it checked a reference with logged under the caller's trace id.
-    for process in (svc.name, *svc.calls):
+    # The caller and each callee it checked a reference with logged under the caller's trace id
+    # (none when references are checked locally).
+    callees = svc.calls if REFERENCE_SOURCE == "api" else ()
+    for process in (svc.name, *callees):
         assert poll(lambda process=process: trace_id in _trace_ids(stack, process)), (
             f"{process} logged no line with trace_id {trace_id}"
         )
     # And their spans, exported over OTLP, belong to that one trace.
-    expected = {svc.name, *svc.calls}
+    expected = {svc.name, *callees}
     assert poll(lambda: expected <= {name for name, tid in otlp.spans() if tid == trace_id}, timeout=10.0), (
         f"spans of {sorted(expected)} with trace id {trace_id} never arrived"
     )

@@ -1,0 +1,168 @@
+"""Eventual consistency under crashes, on the running stack and its real broker.
+
+A caller keeps a read model of a service it references, fed by that service's events through
+its outbox and relay. Here the relay (run as its own process for the test) and the caller (the
+consumer) are killed with SIGKILL and restarted while entries of the referenced service are
+created, changed and deleted. Afterwards every event the writes stored has been applied by the
+caller exactly once, and its read model equals the source: the same live entries with the same
+data, every deleted one marked deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.failure]
+
+PAIR = next(((svc, callee) for svc in SERVICES for callee in svc.calls), None)
+BY_NAME = {svc.name: svc for svc in SERVICES}
+MERGE_PATCH = "application/merge-patch+json"
+RESTART_TIMEOUT = 120.0
+
+
+def _sqlite(stack: Stack, svc: ServiceSpec) -> Path:
+    url = stack.database_url(svc)
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the consistency check reads the stack's SQLite files")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(path, timeout=10.0)) as db:
+        return db.execute(sql).fetchall()
+
+
+def _kill(stack: Stack, name: str) -> None:
+    """SIGKILL, as a crash: no shutdown code runs."""
+    proc = stack.processes.pop(name)
+    os.kill(proc.popen.pid, signal.SIGKILL)
+    proc.popen.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _service_env(stack: Stack, **env: str) -> Iterator[None]:
+    saved = dict(stack.extra_env)
+    stack.extra_env.update(env)
+    try:
+        yield
+    finally:
+        stack.extra_env.clear()
+        stack.extra_env.update(saved)
+
+
+def _start_relay(stack: Stack, svc: ServiceSpec) -> None:
+    env = {**stack.service_env(svc), "OUTBOX_POLL_SECONDS": "0.1"}
+    stack._spawn(f"{svc.name}-relay", [sys.executable, "-m", f"{svc.package}.relay"], cwd=svc.directory, env=env)
+
+
+class Writer:
+    """Creates, renames and deletes entries of one service through its API, remembering the live ones."""
+
+    def __init__(self, stack: Stack, svc: ServiceSpec, token: str) -> None:
+        self.client = httpx.Client(base_url=stack.service_url(svc.name), headers={"Authorization": f"Bearer {token}"})
+        self.path = f"/api/v1/{svc.name}"
+        self.live: list[int] = []
+
+    def __call__(self, creates: int, deletes: int = 0, renames: int = 0) -> None:
+        for i in range(creates):
+            response = self.client.post(self.path, json={"name": f"consistency {len(self.live)} {i}"})
+            assert response.status_code == 201, response.text
+            self.live.append(response.json()["id"])
+        for entity_id in self.live[:renames]:
+            patch = {"name": f"renamed {entity_id}"}
+            url = f"{self.path}/{entity_id}"
+            renamed = self.client.patch(url, json=patch, headers={"Content-Type": MERGE_PATCH})
+            assert renamed.status_code == 200, renamed.text
+        for _ in range(deletes):
+            assert self.client.delete(f"{self.path}/{self.live.pop(0)}").status_code == 204
+
+    def entries(self) -> dict[int, dict[str, Any]]:
+        """Every entry the service has now, as its API shows it."""
+        entries: dict[int, dict[str, Any]] = {}
+        while True:
+            page = self.client.get(self.path, params={"limit": 100, "offset": len(entries)}).json()
+            entries.update({item["id"]: item for item in page["items"]})
+            if len(entries) >= page["total"] or not page["items"]:
+                return entries
+
+
+def _unpublished(source_db: Path) -> int:
+    return int(_rows(source_db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL")[0][0])
+
+
+def _assert_consistent(source_db: Path, caller_db: Path, callee: ServiceSpec, writer: Writer) -> None:
+    # Exactly once: per entry, the events applied equal the events its writes stored.
+    stored = dict(_rows(source_db, "SELECT subject, count(*) FROM event_outbox GROUP BY subject"))
+    columns = "entity_id, deleted, events_applied, data"
+    model = _rows(caller_db, f"SELECT {columns} FROM read_models WHERE source = '{callee.name}'")  # noqa: S608
+    assert {str(entity_id): applied for entity_id, _deleted, applied, _data in model} == stored
+    inbox = [row[0] for row in _rows(caller_db, "SELECT type FROM event_inbox")]
+    assert len([t for t in inbox if t.startswith(f"{callee.name}.")]) == sum(stored.values())
+
+    # The read model equals the source: every live entry with its current data, the rest deleted.
+    source = writer.entries()
+    assert set(writer.live) <= set(source)
+    known = {entity_id: json.loads(data) for entity_id, deleted, _applied, data in model if not deleted}
+    assert known == source
+    assert {entity_id for entity_id, deleted, _a, _d in model if deleted} == {int(s) for s in stored} - set(source)
+
+
+@pytest.mark.skipif(PAIR is None or REFERENCE_SOURCE == "api", reason="no service keeps a read model of another")
+def test_read_models_converge_while_the_relay_and_a_consumer_crash(
+    stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
+) -> None:
+    assert PAIR is not None
+    caller, callee_name = PAIR
+    callee = BY_NAME[callee_name]
+    source_db, caller_db = _sqlite(stack, callee), _sqlite(stack, caller)
+    relay = f"{callee.name}-relay"
+    write = Writer(stack, callee, token("admin"))
+
+    # The callee stores its events but no longer relays them itself: the relay is its own process.
+    stack.stop_service(callee.name)
+    with _service_env(stack, OUTBOX_RELAY_EMBEDDED="false"):
+        stack.start_service(callee.name)
+    try:
+        _start_relay(stack, callee)
+        write(creates=4, deletes=1, renames=1)
+        _kill(stack, caller.name)  # the consumer crashes; its durable subscription keeps the events
+        write(creates=3, deletes=2, renames=2)
+        _kill(stack, relay)  # the relay crashes too: the writes go on into the outbox only
+        write(creates=3, deletes=1, renames=1)
+        assert _unpublished(source_db) > 0, "the writes after the relay died should wait in the outbox"
+        _start_relay(stack, callee)
+        write(creates=2, deletes=1)
+        _kill(stack, relay)  # and once more, wherever it was
+        _start_relay(stack, callee)
+        # A broker's consumer group may first wait out the killed member's session: allow for it.
+        stack.start_service(caller.name, timeout=RESTART_TIMEOUT)
+        write(creates=1, renames=1)
+
+        def converged() -> bool:
+            stored = {row[0] for row in _rows(source_db, "SELECT event_id FROM event_outbox")}
+            applied = {row[0] for row in _rows(caller_db, "SELECT event_id FROM event_inbox")}
+            return _unpublished(source_db) == 0 and stored <= applied
+
+        assert poll(converged, timeout=RESTART_TIMEOUT), "the caller did not apply every stored event"
+        _assert_consistent(source_db, caller_db, callee, write)
+    finally:
+        write.client.close()
+        with contextlib.suppress(KeyError):
+            stack.stop_service(relay)
+        if caller.name not in stack.processes:
+            stack.start_service(caller.name, timeout=RESTART_TIMEOUT)
+        stack.stop_service(callee.name)
+        stack.start_service(callee.name)
