@@ -155,10 +155,7 @@ def test_one_database_replaces_one_per_service(shared_project: Path, default_pro
     default = yaml.safe_load((default_project / "deploy/compose/compose.yaml").read_text())
     assert {"users-db", "orders-db"} <= set(default["services"])
     assert not (default_project / "database/schemas.sql").exists()
-    assert (
-        'database_schema: str = Field(default=""'
-        in (default_project / "services/users/users_service/settings.py").read_text()
-    )
+    assert 'OWN_SCHEMA = ""' in (default_project / "services/users/users_service/settings.py").read_text()
 
     job = (shared_project / "deploy/k8s/components/database/job.yaml").read_text()
     assert job.count("-f /etc/service-schemas/schemas.sql") == 2
@@ -195,7 +192,7 @@ def test_switching_to_shared_db_and_back_keeps_edits(project: Path) -> None:
 
     shared = grow.upgrade(project, {"data": "shared-db"})
     assert not shared.plan.conflicts
-    assert 'database_schema: str = Field(default="users"' in settings.read_text()
+    assert 'OWN_SCHEMA = "users"' in settings.read_text()
     assert "my settings edit" in settings.read_text()
     assert "@shared-db:5432/shared" in compose.read_text()
     assert "users-db:" not in compose.read_text()
@@ -209,7 +206,7 @@ def test_switching_to_shared_db_and_back_keeps_edits(project: Path) -> None:
     assert not back.plan.conflicts
     assert not (project / "deploy/compose/database.yaml").exists()
     assert not (project / "database/schemas.sql").exists()
-    assert 'database_schema: str = Field(default=""' in settings.read_text()
+    assert 'OWN_SCHEMA = ""' in settings.read_text()
     assert "my settings edit" in settings.read_text()
     assert "users-db:" in compose.read_text()
     assert "my compose edit" in compose.read_text()
