@@ -87,6 +87,9 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
         prompt = term.expect(":")
         assert "[none/rabbitmq/kafka/nats] (none)" in prompt
         term.send("")  # Enter takes the default
+        prompt = term.expect("data — ") + term.expect(":")
+        assert "[db-per-service/shared-db" in prompt, prompt
+        term.send("")
         term.expect("deploy — ")
         prompt = term.expect(":")
         assert "[both/compose/kubernetes] (both)" in prompt
