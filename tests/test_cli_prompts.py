@@ -80,14 +80,15 @@ class Terminal:
 def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_once(tmp_path: Path) -> None:
     term = Terminal(["new", "shop", "--no-git", "--output-dir", str(tmp_path)], tmp_path)
     try:
-        # An option with one buildable value is not asked: it is stated, with why.
-        assert "protocol — synchronous service-to-service calls: rest (grpc: not built yet)" in term.expect(
-            "messaging — "
-        )
+        prompt = term.expect("protocol — ") + term.expect(":")
+        assert "[rest/grpc] (rest)" in prompt, prompt
+        term.send("")  # Enter takes the default
         prompt = term.expect(":")
         assert "[none/rabbitmq/kafka/nats] (none)" in prompt
-        term.send("")  # Enter takes the default
-        term.expect("deploy — ")
+        term.send("")
+        # An option with one buildable value is not asked: it is stated, with why.
+        stated = term.expect("deploy — ")
+        assert "db-per-service (shared-db: not built yet" in stated, stated
         prompt = term.expect(":")
         assert "[both/compose/kubernetes] (both)" in prompt
         term.send("kubernetes")
