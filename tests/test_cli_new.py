@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,10 @@ def test_new_help_lists_every_option_with_values_and_default() -> None:
         (["new", "shop", "--data", "shared-db"], "not built yet"),
     ],
 )
-def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(args: list[str], message: str, tmp_path: Path) -> None:
+def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(
+    args: list[str], message: str, tmp_path: Path, not_built: Callable[..., None]
+) -> None:
+    not_built(data=("shared-db",))
     code, out, err = invoke(*args, "--defaults", "--output-dir", str(tmp_path))
     assert code == 1
     assert message in err
@@ -144,11 +148,15 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         runner.invoke(app, ["--debug", "new", "../x", "--output-dir", str(tmp_path)], catch_exceptions=False)
 
 
-def test_prompts_on_a_tty_ask_each_axis_with_a_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prompts_on_a_tty_ask_each_axis_with_a_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, not_built: Callable[..., None]
+) -> None:
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    # messaging and data (Enter: the defaults), deploy, gateway, ci, iac, cache: more than one built value
+    not_built(protocol=("grpc",), discovery=("etcd", "consul"), auth=("api-key", "oidc"))
+    # messaging and data (Enter: the defaults), deploy, gateway, ci, iac, cache: more than one
+    # buildable value; protocol, discovery and auth have one and are stated, not asked.
     answers = "\n\ncompose\nnginx\ngitlab\nnone\nredis\n"
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr

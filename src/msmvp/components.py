@@ -24,7 +24,7 @@ from msmvp import _resources
 from msmvp.errors import TemplateError
 
 COMPONENT_FILE = "component.yml"
-_CACHE_FORMAT = "spec/1"  # what the cache pickles: a change of Spec gets new entries
+_CACHE_FORMAT = "spec/2"  # what the cache pickles: a change of Spec gets new entries
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -95,6 +95,8 @@ def _schemas() -> dict[str, Any]:
         scrape_jobs: list[ScrapeJob] = Field(default_factory=list)
         docs: list[Doc] = Field(default_factory=list)
         gitignore: list[str] = Field(default_factory=list)
+        # Commands `make codegen` runs (before install's end, test and dev): code generated from contracts.
+        codegen: list[str] = Field(default_factory=list)
         k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
         # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
         stores: list[dict[str, Any]] = Field(default_factory=list)

