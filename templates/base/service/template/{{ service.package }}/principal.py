@@ -35,6 +35,47 @@ class AuthenticationError(Exception):
         self.reason = reason
 
 
+def bearer_token(request: Request) -> str:
+    """The request's bearer token (RFC 6750); `AuthenticationError` without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("missing_token")
+    return token.strip()
+
+
+class VerifiedTokens:
+    """Tokens verified recently, each remembered until `valid_until` (bounded; oldest out first).
+
+    A verifier puts a token here with the earlier of `now + ttl` and the token's own expiry (plus
+    its leeway), exactly as long as a new check would accept it: the cache saves the signature
+    check, it never extends a token's life. Failures are not remembered; `ttl` 0 remembers nothing.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token: str, now: float) -> Principal | None:
+        cached = self._entries.get(token)
+        if cached is None:
+            return None
+        if now < cached[1]:
+            return cached[0]
+        del self._entries[token]
+        return None
+
+    def put(self, token: str, principal: Principal, now: float, expires_at: float) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest entry
+        self._entries[token] = (principal, min(now + self.ttl, expires_at))
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class AuthSetupError(Exception):
     """The auth settings cannot work (or are unsafe in production); the message is one line."""
 
