@@ -1,8 +1,7 @@
-"""auth/oidc's service code against a real OpenID Connect issuer: oauth2-mock-server (npm).
+"""A generated auth=oidc service against a real OpenID Connect issuer: oauth2-mock-server (npm).
 
-The value has no component.yml yet (the gateways and the local runner do not support it), so
-the test renders the component's service files into a copy of the default project's `users`
-service and runs that service with uvicorn against the issuer.
+The project is rendered with auth=oidc; its `users` service runs with uvicorn and checks the
+issuer's tokens (discovery, JWKS, RS256, audience, roles from `realm_access.roles`).
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import jinja2
 import pytest
 
-from .conftest import require_tool, run
+from .conftest import _render, require_tool, run
 from .test_real_servers import free_port, start_service
 
 COMPONENT = (
@@ -41,22 +39,16 @@ def issuer() -> Iterator[str]:
     proc.communicate(timeout=10)  # also closes its pipes
 
 
+@pytest.fixture(scope="module")
+def oidc_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _render(tmp_path_factory.mktemp("oidc") / "shop", auth="oidc")
+
+
 @pytest.fixture()
-def oidc_service(default_project: Path, tmp_path: Path) -> Path:
+def oidc_service(oidc_project: Path, tmp_path: Path) -> Path:
     pytest.importorskip("cryptography", reason="pyjwt[crypto] is not installed")
     copy = tmp_path / "users"
-    shutil.copytree(default_project / "services" / "users", copy)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701 - Python files
-    for source in COMPONENT.rglob("*"):
-        if source.is_file():
-            rel = str(source.relative_to(COMPONENT)).replace("{{ service.package }}", "users_service")
-            target = copy / rel.removesuffix(".jinja")
-            text = source.read_text(encoding="utf-8")
-            if source.suffix == ".jinja":
-                text = env.from_string(text).render(
-                    project_name="shop", service={"package": "users_service", "name": "users"}
-                )
-            target.write_text(text, encoding="utf-8")
+    shutil.copytree(oidc_project / "services" / "users", copy)
     return copy
 
 

@@ -148,8 +148,8 @@ def test_prompts_on_a_tty_ask_each_axis_with_a_choice(tmp_path: Path, monkeypatc
     from msmvp import console
 
     monkeypatch.setattr(console, "stdin_is_interactive", lambda: True)
-    # messaging (Enter: the default), deploy, gateway, ci, iac, cache: more than one built value
-    answers = "\ncompose\nnginx\ngitlab\nnone\nredis\n"
+    # messaging and auth (Enter: the default), deploy, gateway, ci, iac, cache: more than one built value
+    answers = "\n\ncompose\nnginx\ngitlab\nnone\nredis\n"
     result = runner.invoke(app, ["new", "shop", "--no-git", "--output-dir", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.stderr
     assert "protocol" in result.stderr and "rest (grpc: not built yet)" in result.stderr

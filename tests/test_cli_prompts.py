@@ -87,6 +87,10 @@ def test_prompts_offer_only_buildable_values_and_refuse_an_unbuilt_answer_at_onc
         prompt = term.expect(":")
         assert "[none/rabbitmq/kafka/nats] (none)" in prompt
         term.send("")  # Enter takes the default
+        term.expect("auth — ")
+        prompt = term.expect(":")
+        assert "[jwt/oidc] (jwt)" in prompt, prompt
+        term.send("")
         term.expect("deploy — ")
         prompt = term.expect(":")
         assert "[both/compose/kubernetes] (both)" in prompt
