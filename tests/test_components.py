@@ -13,7 +13,8 @@ from msmvp import _resources, components, options
 TEMPLATES = _resources.templates_dir()
 # Values whose names are ordinary words in any project ("none", "both", "rest", "compose", …)
 # are checked for branching only; the others must not even be mentioned outside their folder.
-GENERIC = {"none", "both", "rest", "dns", "jwt", "db-per-service", "compose", "kubernetes"}
+# "oidc" is one too: CI and IaC files name OpenID Connect for their cloud logins (GitHub to AWS).
+GENERIC = {"none", "both", "rest", "dns", "jwt", "oidc", "db-per-service", "compose", "kubernetes"}
 _AXIS = "|".join(a.name for a in options.AXES)
 # An option used as a variable in a test: `gateway == 'x'`, `'x' != deploy`, `cache in [...]`,
 # `whys[protocol]`. A quoted word, an attribute (`store.kind`) or a printed `{{ gateway }}` is not.

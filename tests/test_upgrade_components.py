@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from msmvp import api, grow
+from msmvp import api, components, grow
 
 
 def git(repo: Path, *args: str) -> str:
@@ -73,4 +73,42 @@ def test_switching_the_gateway_moves_its_files_and_keeps_edits(project: Path) ->
     assert "my envoy tuning" in (project / "gateway/envoy.yaml").read_text()
     assert "my compose edit" in (project / "deploy/compose/compose.yaml").read_text()
     assert not (project / "tests/integration/test_gateway_envoy.py").exists()
+    assert git(project, "status", "--porcelain") == ""
+
+
+def _prepend(project: Path, rel: str, line: str) -> None:
+    path = project / rel
+    path.write_text(f"{line}\n" + path.read_text())
+
+
+@pytest.mark.skipif(
+    "oidc" not in components.available().get("auth", ()), reason="auth=oidc is not built (no component.yml)"
+)
+def test_upgrade_to_oidc_and_back_keeps_edits(project: Path) -> None:
+    _prepend(project, "services/users/users_service/routes.py", "# my routes edit")
+    _prepend(project, "gateway/envoy.yaml", "# my envoy tuning")
+    _prepend(project, "scripts/dev.py", "# my runner edit")
+    git(project, "commit", "-qam", "user edits")
+
+    to_oidc = grow.upgrade(project, {"auth": "oidc"})
+    assert not to_oidc.plan.conflicts
+    auth = (project / "services/users/users_service/auth.py").read_text()
+    assert "openid-configuration" in auth
+    assert 'ALGORITHMS = ("RS256", "ES256")' in auth
+    assert "pyjwt[crypto]" in (project / "services/users/requirements.txt").read_text()
+    assert (project / "scripts/issuer.py").is_file()
+    envoy = (project / "gateway/envoy.yaml").read_text()
+    assert "remote_jwks:" in envoy and "local_jwks:" not in envoy
+    assert envoy.startswith("# my envoy tuning")
+    assert (project / "services/users/users_service/routes.py").read_text().startswith("# my routes edit")
+    assert (project / "scripts/dev.py").read_text().startswith("# my runner edit")
+    assert "OIDC_ISSUER" in (project / ".env.example").read_text()
+    assert git(project, "status", "--porcelain") == ""
+
+    back = grow.upgrade(project, {"auth": "jwt"})
+    assert not back.plan.conflicts
+    assert "HS256" in (project / "services/users/users_service/auth.py").read_text()
+    assert not (project / "scripts/issuer.py").exists()
+    assert "local_jwks:" in (project / "gateway/envoy.yaml").read_text()
+    assert (project / "gateway/envoy.yaml").read_text().startswith("# my envoy tuning")
     assert git(project, "status", "--porcelain") == ""

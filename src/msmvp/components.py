@@ -24,7 +24,7 @@ from msmvp import _resources
 from msmvp.errors import TemplateError
 
 COMPONENT_FILE = "component.yml"
-_CACHE_FORMAT = "spec/2"  # what the cache pickles: a change of Spec gets new entries
+_CACHE_FORMAT = "spec/3"  # what the cache pickles: a change of Spec (or of Parts) gets new entries
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -54,6 +54,14 @@ def _schemas() -> dict[str, Any]:
         name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
         value: str = ""
         help: str = ""
+
+    class DeployVar(_Model):
+        """A setting every service gets from the deploy targets (Compose, Kubernetes, IaC)."""
+
+        name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+        value: str = ""  # the default (Compose `${NAME:-value}`, the Kubernetes ConfigMap)
+        secret: bool = False  # from a Secret / the Ansible vault, never a ConfigMap
+        required: bool = False  # Compose refuses to start without it
 
     class CiCheck(_Model):
         """A job every CI system runs for this value: shell commands in a container image."""
@@ -89,6 +97,7 @@ def _schemas() -> dict[str, Any]:
         service_requirements: list[str] = Field(default_factory=list)
         env: list[EnvVar] = Field(default_factory=list)
         service_env: list[EnvVar] = Field(default_factory=list)
+        deploy_env: list[DeployVar] = Field(default_factory=list)
         ci_checks: list[CiCheck] = Field(default_factory=list)
         # Debian/Ubuntu packages the CI test job installs (apt) before `make test` (e.g. a gateway binary).
         test_packages: list[str] = Field(default_factory=list)

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from scripts import credentials
 from scripts import gateway as gateway_impl
 from scripts.dev import REFERENCE_SOURCE, SERVERS, SERVICES, ServiceSpec, Stack, StackError
-from scripts.token import mint
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
 # refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
@@ -157,7 +157,7 @@ def token(stack: Stack) -> Token:
     """token("reader"), token("writer", sub="bob"): a valid token for the running stack."""
 
     def make(*roles: str, sub: str = "tester", ttl: int = 600) -> str:
-        return mint(stack.secret, roles or ("admin",), sub=sub, ttl=ttl)
+        return credentials.token(stack, roles or ("admin",), sub=sub, ttl=ttl)
 
     return make
 

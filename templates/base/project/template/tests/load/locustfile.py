@@ -2,8 +2,8 @@
 
 Each simulated user lists, reads and creates entries in every service, including the
 cross-service create that checks its references. Bounded by `make load`
-(LOAD_USERS users for LOAD_TIME); tokens are minted with the dev secret (`.dev/jwt-secret`) or
-JWT_SECRET. The gateway's rate limit (set in gateway/, 200 burst / 100 per second) applies:
+(LOAD_USERS users for LOAD_TIME); tokens come from the chosen auth's dev credentials
+(scripts/credentials.py). The gateway's rate limit (set in gateway/, 200 burst / 100 per second) applies:
 429s in the report mean the load exceeded it, not that a service failed.
 See docs/performance.md for the targets.
 """
@@ -18,8 +18,8 @@ from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from scripts.credentials import dev_token
 from scripts.dev import SERVICES
-from scripts.token import load_secret, mint
 
 MODULES = {svc.name: svc.module for svc in SERVICES}
 
@@ -30,7 +30,7 @@ class ApiUser(HttpUser):
     wait_time = between(0.2, 1.0)
 
     def on_start(self) -> None:
-        self.client.headers["Authorization"] = f"Bearer {mint(load_secret(), ['writer'], sub='load-test')}"
+        self.client.headers["Authorization"] = f"Bearer {dev_token(['writer'], sub='load-test')}"
         self.known: dict[str, list[int]] = {svc.name: [] for svc in SERVICES}
         for svc in SERVICES:
             if not svc.calls:

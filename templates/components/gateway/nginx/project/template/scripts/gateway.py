@@ -80,6 +80,7 @@ def local_gateway_config(
     workdir: Path,
     js_module: Path,
     secret_file: Path,
+    edge: dict[str, str] | None = None,
     tls_port: int | None = None,
     certs_dir: Path | None = None,
     rate_limit: tuple[int, int] | None = None,
@@ -95,6 +96,10 @@ def local_gateway_config(
         # secret file or write the work directory: keep them as the runner's user.
         text = _sub(r"^(worker_processes\s)", r"user root;\n\1", text)
     text = _sub(r'^(\s*js_var\s+\$jwt_secret_file\s+)"";', rf'\g<1>"{secret_file}";', text)
+    if edge is not None and "issuer" in edge:  # an issuer's JWKS (auth's edge_token remote-jwks): the local one
+        text = _sub(r'^(\s*js_var\s+\$token_issuer\s+)"[^"]*";', rf'\g<1>"{edge["issuer"]}";', text)
+        text = _sub(r'^(\s*set\s+\$jwks_uri\s+)"[^"]*";', rf'\g<1>"{edge["jwks_uri"]}";', text)
+        text = _sub(r"^(\s*proxy_cache_path\s+)/tmp/nginx/(\w+)", rf"\g<1>{temp}/\2", text)
     text = _sub(r"^(\s*js_path\s+)\S+;", rf"\g<1>{GATEWAY_DIR}/;", text)
     text = _sub(r"^(\s*listen\s+)8080\b", rf"\g<1>127.0.0.1:{gateway_port}", text)
     text = _sub(r"^(\s*listen\s+)9901\b", rf"\g<1>127.0.0.1:{admin_port}", text)
@@ -122,6 +127,9 @@ def local_gateway_config(
 
 def command(stack: Stack, binary: str) -> list[str]:
     """Write `<workdir>/nginx.conf` for this stack's ports; return the command that runs nginx."""
+    # Imported here: the tests load this module by path, outside the repo's import path.
+    from scripts import credentials
+
     js_module = find_js_module(binary)
     if js_module is None:
         raise GatewayConfigError(f"no {JS_MODULE}: `apt-get install libnginx-mod-http-js` or set NGINX_JS_MODULE")
@@ -139,6 +147,7 @@ def command(stack: Stack, binary: str) -> list[str]:
         workdir=stack.workdir,
         js_module=js_module,
         secret_file=secret_file,
+        edge=credentials.edge(stack),
         tls_port=stack.tls_port,
         certs_dir=certs,
         rate_limit=stack.rate_limit,
