@@ -124,7 +124,8 @@ class _Template:
 
 def _per_callee(relpath: str, context: dict[str, Any]) -> list[dict[str, Any]]:
     """The contexts a source file is rendered with: one per service the rendered service calls
-    (as ``callee``) when its path names ``callee`` (``proto/{{ callee.module }}/...``), else one."""
+    (as ``callee``) when its path names ``callee`` (``{% if callee is defined %}{{ callee.module }}{% endif %}``:
+    copier, given no ``callee``, skips the file), else one."""
     if CALLEE not in relpath or "service" not in context:
         return [context]
     calls = context["service"]["calls"]
