@@ -119,10 +119,16 @@ def test_copier_copy_gives_the_same_tree(combo: dict[str, str], tmp_path: Path) 
     for root in template_roots(manifest.options, "project"):
         copier.run_copy(str(root), dst, data=context, **common)
     for service in context["services"]:
+        callees = [c for c in context["services"] if c["name"] in service["calls"]]
         for root in template_roots(manifest.options, "service"):
-            copier.run_copy(
-                str(root), dst / "services" / service["name"], data={**context, "service": service}, **common
-            )
+            # Files whose path names `callee` are copied once per service this one calls, with it.
+            for data in [{}, *({"callee": callee} for callee in callees)]:
+                copier.run_copy(
+                    str(root),
+                    dst / "services" / service["name"],
+                    data={**context, "service": service, **data},
+                    **common,
+                )
     # The locks are msmvp's, not a template's: each is taken from msmvp's union lock (msmvp.locks).
     exclude = {".msmvp", "msmvp.yaml", *(p.relative_to(rendered).as_posix() for p in rendered.rglob("*.lock"))}
     assert_files(tree_digest(dst, exclude), tree_digest(rendered, exclude))

@@ -24,7 +24,7 @@ from msmvp import _resources
 from msmvp.errors import TemplateError
 
 COMPONENT_FILE = "component.yml"
-_CACHE_FORMAT = "spec/3"  # what the cache pickles: a change of Spec (or of Parts) gets new entries
+_CACHE_FORMAT = "spec/4"  # what the cache pickles: a change of Spec or of Parts' fields gets new entries
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -106,6 +106,10 @@ def _schemas() -> dict[str, Any]:
         gitignore: list[str] = Field(default_factory=list)
         # Commands `make codegen` runs (before install's end, test and dev): code generated from contracts.
         codegen: list[str] = Field(default_factory=list)
+        # Dockerfile instructions the service image's builder stage runs (WORKDIR /build, the
+        # service folder as context, after the locked install): what they write under
+        # /build/generated/ is copied over /app in the runtime stage (e.g. generated code).
+        image_build_steps: list[str] = Field(default_factory=list)
         k8s_configmaps: list[ConfigMap] = Field(default_factory=list)
         # Managed data stores the infrastructure provisions (kind, name, engine, version, port, …).
         stores: list[dict[str, Any]] = Field(default_factory=list)

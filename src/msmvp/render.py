@@ -32,6 +32,8 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SERVICES_DIR = targets.SERVICES_DIR
 # The provenance "template" of a generated lock: msmvp's union lock, taken for that requirements file.
 LOCK_TEMPLATE = "msmvp/lockdata/union.lock"
+# A service template file whose path names this is rendered once per service the service calls.
+CALLEE = "{{ callee."
 _EXCLUDE = {"__pycache__", ".DS_Store"}
 
 
@@ -64,7 +66,10 @@ class _Template:
         envops = dict(config.get("_envops", {}))
         envops["undefined"] = jinja2.StrictUndefined
         self.env = jinja2.Environment(  # noqa: S701 - not HTML
-            loader=jinja2.FileSystemLoader(self.subdir), bytecode_cache=_bytecode_cache(), **envops
+            # The template folder too: an `{% include %}` names its file from there, as copier does.
+            loader=jinja2.FileSystemLoader([self.subdir, root]),
+            bytecode_cache=_bytecode_cache(),
+            **envops,
         )
         self.sources = tuple(self._walk())
         self._path_cache: dict[str, jinja2.Template] = {}
@@ -101,19 +106,30 @@ class _Template:
         for src in self.sources:
             if only is not None and f"{self.name}:{src.relpath}" not in only:
                 continue
-            try:
-                out = self.render_path(src.relpath, context)
-                if out is None:
-                    continue
-                if src.is_template:
-                    content = self.env.get_template(src.relpath).render(context).encode("utf-8")
-                else:
-                    content = (self.subdir / src.relpath).read_bytes()
-            except jinja2.TemplateError as exc:
-                line = getattr(exc, "lineno", None)
-                where = f"{self.name}/{src.relpath}" + (f":{line}" if line else "")
-                raise TemplateError(f"template {where} failed to render: {exc}") from exc
-            yield PlannedFile(prefix + out, content, f"{self.name}:{src.relpath}", src.executable)
+            for each in _per_callee(src.relpath, context):
+                try:
+                    out = self.render_path(src.relpath, each)
+                    if out is None:
+                        continue
+                    if src.is_template:
+                        content = self.env.get_template(src.relpath).render(each).encode("utf-8")
+                    else:
+                        content = (self.subdir / src.relpath).read_bytes()
+                except jinja2.TemplateError as exc:
+                    line = getattr(exc, "lineno", None)
+                    where = f"{self.name}/{src.relpath}" + (f":{line}" if line else "")
+                    raise TemplateError(f"template {where} failed to render: {exc}") from exc
+                yield PlannedFile(prefix + out, content, f"{self.name}:{src.relpath}", src.executable)
+
+
+def _per_callee(relpath: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The contexts a source file is rendered with: one per service the rendered service calls
+    (as ``callee``) when its path names ``callee`` (``{% if callee is defined %}{{ callee.module }}{% endif %}``:
+    copier, given no ``callee``, skips the file), else one."""
+    if CALLEE not in relpath or "service" not in context:
+        return [context]
+    calls = context["service"]["calls"]
+    return [{**context, "callee": callee} for callee in context["services"] if callee["name"] in calls]
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:

@@ -1,10 +1,14 @@
 """The services' gRPC contracts (services/*/proto) pass `buf lint` and break nothing that the
 previous commit's contracts promised (`buf breaking`). buf comes from npm (@bufbuild/buf); without
-it these tests are skipped, unless MSMVP_REQUIRE_TOOLS=1 (CI) makes that a failure."""
+it these tests are skipped, unless MSMVP_REQUIRE_TOOLS=1 (CI) makes that a failure.
+
+A caller's copy of each callee's contract (services/<caller>/proto/<callee module>/, from which its
+image compiles its stubs) is the callee's own contract, byte for byte."""
 
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,3 +46,11 @@ def test_contracts_do_not_break_the_previous_commits() -> None:
         pytest.skip("no commit to compare with yet")
     result = _buf("breaking", "--against", f".git#ref={against}")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_callers_copy_of_a_contract_is_its_owners() -> None:
+    protoc = runpy.run_path(str(ROOT / "scripts" / "protoc.py"), run_name="protoc")
+    stale = [
+        f"{copy.relative_to(ROOT)} differs from {owner.relative_to(ROOT)}" for copy, owner in protoc["stale_copies"]()
+    ]
+    assert not stale, "; ".join(stale) + ": run `make codegen` to refresh the copies, then commit them"
