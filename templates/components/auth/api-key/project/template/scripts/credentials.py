@@ -17,6 +17,14 @@ from scripts.api_key import create, keys_file, revoke
 # Keys every gateway and every service must refuse (the edge tests run each through the stack).
 BAD_TOKENS = ("wrong-secret", "expired", "revoked", "unknown-id", "garbage")
 HEADER = "X-API-Key"
+# The scheme of a 401's WWW-Authenticate; the gateways do not check keys (docs/auth.md).
+SCHEME = "ApiKey"
+EDGE_CHECKS = False
+
+
+def header(token: str) -> dict[str, str]:
+    """How a key travels (the repo-level tests and the load test send it this way)."""
+    return {HEADER: token}
 
 
 def _file(stack: Any) -> Path:

@@ -41,6 +41,8 @@ HEADER = "X-API-Key"
 PREFIX = "ak"
 CHALLENGE = f'ApiKey header="{HEADER}"'
 UNAUTHORIZED = f"Missing or invalid API key (header {HEADER})."
+# The header that carries the credential (forwarded on calls to other services).
+CREDENTIAL_HEADER = HEADER
 
 security_scheme = APIKeyHeader(
     name=HEADER, auto_error=False, description="An API key from `make api-key`: ak_<id>_<secret>"

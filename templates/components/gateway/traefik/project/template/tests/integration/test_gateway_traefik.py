@@ -63,7 +63,7 @@ def test_subject_and_request_id_reach_the_service(
     request_id = str(uuid.uuid4())
     response = gateway.get(
         f"/api/v1/{NAMES[0]}",
-        headers={"Authorization": f"Bearer {token('reader', sub='carol')}", "X-Request-ID": request_id},
+        headers={**credentials.header(token("reader", sub="carol")), "X-Request-ID": request_id},
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
@@ -77,7 +77,7 @@ def test_subject_and_request_id_reach_the_service(
 
 
 def test_a_client_cannot_set_the_subject_itself(gateway: httpx.Client, token: Callable[..., str]) -> None:
-    forged = {"Authorization": f"Bearer {token('reader')}", "X_Auth_Subject": "someone-else"}
+    forged = {**credentials.header(token("reader")), "X_Auth_Subject": "someone-else"}
     assert gateway.get(f"/api/v1/{NAMES[0]}", headers=forged).status_code == 400
 
 
@@ -85,7 +85,7 @@ def test_oversized_body_is_413_as_json(gateway: httpx.Client, token: Callable[..
     response = gateway.post(
         f"/api/v1/{NAMES[0]}",
         content=b"x" * (1024 * 1024 + 1),
-        headers={"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"},
+        headers={**credentials.header(token("writer")), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
@@ -112,7 +112,7 @@ def test_api_lists_one_router_per_service(stack: Stack) -> None:
 def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
     from scripts import gateway as module
 
-    gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {token('reader')}"})
+    gateway.get(f"/api/v1/{NAMES[0]}", headers=credentials.header(token("reader")))
     metrics = httpx.get(module.metrics_url(stack), timeout=5.0).text
     assert re.search(rf'router="((web|websecure)-)?{re.escape(NAMES[0])}@file"', metrics), "no metrics per router"
     assert "traefik_entrypoint_requests_total" in metrics
@@ -122,8 +122,8 @@ def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, 
 def test_rate_limit_is_per_token_subject(gateway: httpx.Client, stack: Stack) -> None:
     # Last in this module: it empties one subject's bucket (the fixture waits for the refill).
     path = f"/api/v1/{NAMES[0]}"
-    first = {"Authorization": f"Bearer {credentials.token(stack, ['reader'], sub='greedy')}"}
-    other = {"Authorization": f"Bearer {credentials.token(stack, ['reader'], sub='patient')}"}
+    first = credentials.header(credentials.token(stack, ["reader"], sub="greedy"))
+    other = credentials.header(credentials.token(stack, ["reader"], sub="patient"))
     statuses: list[int] = []
     started = time.monotonic()
     for _ in range(1000):
