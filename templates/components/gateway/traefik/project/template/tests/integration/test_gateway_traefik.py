@@ -32,6 +32,7 @@ def _verifier() -> ModuleType:
     return module
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 def test_verifier_accepts_a_valid_token(stack: Stack) -> None:
     verifier = _verifier()
     settings = verifier.Settings(credentials.service_env(stack))
@@ -41,6 +42,7 @@ def test_verifier_accepts_a_valid_token(stack: Stack) -> None:
     assert ("x-auth-subject", "ann") in headers
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 @pytest.mark.parametrize("bad_token", credentials.BAD_TOKENS)
 def test_verifier_refuses_bad_tokens_with_a_reason(stack: Stack, bad_token: str) -> None:
     verifier = _verifier()
@@ -52,6 +54,7 @@ def test_verifier_refuses_bad_tokens_with_a_reason(stack: Stack, bad_token: str)
     assert ("www-authenticate", 'Bearer error="invalid_token"') in headers
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 def test_verifier_refuses_to_start_without_its_settings() -> None:
     with pytest.raises(RuntimeError, match="is not set"):
         _verifier().Settings({})
@@ -61,19 +64,20 @@ def test_subject_and_request_id_reach_the_service(
     gateway: httpx.Client, stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
 ) -> None:
     request_id = str(uuid.uuid4())
-    response = gateway.get(
-        f"/api/v1/{NAMES[0]}",
-        headers={**credentials.header(token("reader", sub="carol")), "X-Request-ID": request_id},
-    )
+    credential = credentials.header(token("reader", sub="carol"))
+    response = gateway.get(f"/api/v1/{NAMES[0]}", headers={**credential, "X-Request-ID": request_id})
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
 
     def logged() -> bool:
         text = stack.log_path("gateway").read_text()
-        return request_id in text and '"request_X-Auth-Subject":"carol"' in text
+        subject = '"request_X-Auth-Subject":"carol"' in text or not credentials.EDGE_CHECKS
+        return request_id in text and subject
 
     assert poll(logged), "the access log lacks the request id or the subject"
-    assert "Bearer" not in stack.log_path("gateway").read_text()
+    text = stack.log_path("gateway").read_text()
+    assert credentials.SCHEME not in text
+    assert all(value.split()[-1] not in text for value in credential.values()), "a credential in the access log"
 
 
 def test_a_client_cannot_set_the_subject_itself(gateway: httpx.Client, token: Callable[..., str]) -> None:
