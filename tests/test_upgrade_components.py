@@ -112,3 +112,38 @@ def test_upgrade_to_oidc_and_back_keeps_edits(project: Path) -> None:
     assert "local_jwks:" in (project / "gateway/envoy.yaml").read_text()
     assert (project / "gateway/envoy.yaml").read_text().startswith("# my envoy tuning")
     assert git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.skipif(
+    "api-key" not in components.available().get("auth", ()), reason="auth=api-key is not built (no component.yml)"
+)
+def test_upgrade_to_api_keys_and_back_keeps_edits(project: Path) -> None:
+    _prepend(project, "services/users/users_service/routes.py", "# my routes edit")
+    _prepend(project, "gateway/envoy.yaml", "# my envoy tuning")
+    _prepend(project, "scripts/dev.py", "# my runner edit")
+    git(project, "commit", "-qam", "user edits")
+
+    to_keys = grow.upgrade(project, {"auth": "api-key"})
+    assert not to_keys.plan.conflicts
+    auth = (project / "services/users/users_service/auth.py").read_text()
+    assert "hmac.compare_digest" in auth and 'HEADER = "X-API-Key"' in auth
+    assert "pyjwt" not in (project / "services/users/requirements.txt").read_text()
+    assert (project / "scripts/api_key.py").is_file()
+    assert not (project / "scripts/token.py").read_text().count("HS256")
+    assert "api-key-revoke:" in (project / "mk/auth.mk").read_text()
+    envoy = (project / "gateway/envoy.yaml").read_text()
+    assert "envoy.filters.http.jwt_authn" not in envoy and "header_name: x-api-key" in envoy
+    assert envoy.startswith("# my envoy tuning")
+    assert (project / "services/users/users_service/routes.py").read_text().startswith("# my routes edit")
+    assert (project / "scripts/dev.py").read_text().startswith("# my runner edit")
+    assert "API_KEYS_FILE" in (project / ".env.example").read_text()
+    assert git(project, "status", "--porcelain") == ""
+
+    back = grow.upgrade(project, {"auth": "jwt"})
+    assert not back.plan.conflicts
+    assert "HS256" in (project / "services/users/users_service/auth.py").read_text()
+    assert not (project / "scripts/api_key.py").exists()
+    assert not (project / "mk/auth.mk").exists()
+    assert "local_jwks:" in (project / "gateway/envoy.yaml").read_text()
+    assert (project / "gateway/envoy.yaml").read_text().startswith("# my envoy tuning")
+    assert git(project, "status", "--porcelain") == ""

@@ -177,7 +177,7 @@ class Api:
         self.token = token
 
     def headers(self, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(*roles)}"}
+        return credentials.header(self.token(*roles))
 
     def create(self, svc: ServiceSpec, refs: dict[str, int] | None = None) -> httpx.Response:
         """POST a new entry to `svc` as a writer; `refs` maps callee name -> id."""

@@ -18,7 +18,7 @@ from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.credentials import dev_token
+from scripts.credentials import dev_token, header
 from scripts.dev import SERVICES
 
 MODULES = {svc.name: svc.module for svc in SERVICES}
@@ -30,7 +30,7 @@ class ApiUser(HttpUser):
     wait_time = between(0.2, 1.0)
 
     def on_start(self) -> None:
-        self.client.headers["Authorization"] = f"Bearer {dev_token(['writer'], sub='load-test')}"
+        self.client.headers.update(header(dev_token(["writer"], sub="load-test")))
         self.known: dict[str, list[int]] = {svc.name: [] for svc in SERVICES}
         for svc in SERVICES:
             if not svc.calls:

@@ -18,6 +18,15 @@ from scripts.token import PROJECT, jwks, load_secret, mint
 # Tokens every gateway and every service must refuse (the edge tests run each through the stack).
 BAD_TOKENS = ("wrong-secret", "expired", "wrong-audience", "wrong-issuer", "garbage")
 
+# How a credential travels (the repo-level tests and the load test send it this way), the scheme
+# of a 401's WWW-Authenticate, and whether the gateway itself checks credentials.
+SCHEME = "Bearer"
+EDGE_CHECKS = True
+
+
+def header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
 
 def prepare(stack: Any) -> None:
     """Write the JWKS of the dev secret (the gateway's jwt_authn reads it)."""

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts import credentials
 from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.failure]
@@ -72,7 +73,7 @@ class Writer:
     """Creates, renames and deletes entries of one service through its API, remembering the live ones."""
 
     def __init__(self, stack: Stack, svc: ServiceSpec, token: str) -> None:
-        self.client = httpx.Client(base_url=stack.service_url(svc.name), headers={"Authorization": f"Bearer {token}"})
+        self.client = httpx.Client(base_url=stack.service_url(svc.name), headers=credentials.header(token))
         self.path = f"/api/v1/{svc.name}"
         self.live: list[int] = []
 

@@ -32,6 +32,7 @@ def _verifier() -> ModuleType:
     return module
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 def test_verifier_accepts_a_valid_token(stack: Stack) -> None:
     verifier = _verifier()
     settings = verifier.Settings(credentials.service_env(stack))
@@ -41,6 +42,7 @@ def test_verifier_accepts_a_valid_token(stack: Stack) -> None:
     assert ("x-auth-subject", "ann") in headers
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 @pytest.mark.parametrize("bad_token", credentials.BAD_TOKENS)
 def test_verifier_refuses_bad_tokens_with_a_reason(stack: Stack, bad_token: str) -> None:
     verifier = _verifier()
@@ -52,6 +54,7 @@ def test_verifier_refuses_bad_tokens_with_a_reason(stack: Stack, bad_token: str)
     assert ("www-authenticate", 'Bearer error="invalid_token"') in headers
 
 
+@pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not at the edge")
 def test_verifier_refuses_to_start_without_its_settings() -> None:
     with pytest.raises(RuntimeError, match="is not set"):
         _verifier().Settings({})
@@ -61,23 +64,24 @@ def test_subject_and_request_id_reach_the_service(
     gateway: httpx.Client, stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
 ) -> None:
     request_id = str(uuid.uuid4())
-    response = gateway.get(
-        f"/api/v1/{NAMES[0]}",
-        headers={"Authorization": f"Bearer {token('reader', sub='carol')}", "X-Request-ID": request_id},
-    )
+    credential = credentials.header(token("reader", sub="carol"))
+    response = gateway.get(f"/api/v1/{NAMES[0]}", headers={**credential, "X-Request-ID": request_id})
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
 
     def logged() -> bool:
         text = stack.log_path("gateway").read_text()
-        return request_id in text and '"request_X-Auth-Subject":"carol"' in text
+        subject = '"request_X-Auth-Subject":"carol"' in text or not credentials.EDGE_CHECKS
+        return request_id in text and subject
 
     assert poll(logged), "the access log lacks the request id or the subject"
-    assert "Bearer" not in stack.log_path("gateway").read_text()
+    text = stack.log_path("gateway").read_text()
+    assert credentials.SCHEME not in text
+    assert all(value.split()[-1] not in text for value in credential.values()), "a credential in the access log"
 
 
 def test_a_client_cannot_set_the_subject_itself(gateway: httpx.Client, token: Callable[..., str]) -> None:
-    forged = {"Authorization": f"Bearer {token('reader')}", "X_Auth_Subject": "someone-else"}
+    forged = {**credentials.header(token("reader")), "X_Auth_Subject": "someone-else"}
     assert gateway.get(f"/api/v1/{NAMES[0]}", headers=forged).status_code == 400
 
 
@@ -85,7 +89,7 @@ def test_oversized_body_is_413_as_json(gateway: httpx.Client, token: Callable[..
     response = gateway.post(
         f"/api/v1/{NAMES[0]}",
         content=b"x" * (1024 * 1024 + 1),
-        headers={"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"},
+        headers={**credentials.header(token("writer")), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
@@ -112,7 +116,7 @@ def test_api_lists_one_router_per_service(stack: Stack) -> None:
 def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
     from scripts import gateway as module
 
-    gateway.get(f"/api/v1/{NAMES[0]}", headers={"Authorization": f"Bearer {token('reader')}"})
+    gateway.get(f"/api/v1/{NAMES[0]}", headers=credentials.header(token("reader")))
     metrics = httpx.get(module.metrics_url(stack), timeout=5.0).text
     assert re.search(rf'router="((web|websecure)-)?{re.escape(NAMES[0])}@file"', metrics), "no metrics per router"
     assert "traefik_entrypoint_requests_total" in metrics
@@ -122,8 +126,8 @@ def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, 
 def test_rate_limit_is_per_token_subject(gateway: httpx.Client, stack: Stack) -> None:
     # Last in this module: it empties one subject's bucket (the fixture waits for the refill).
     path = f"/api/v1/{NAMES[0]}"
-    first = {"Authorization": f"Bearer {credentials.token(stack, ['reader'], sub='greedy')}"}
-    other = {"Authorization": f"Bearer {credentials.token(stack, ['reader'], sub='patient')}"}
+    first = credentials.header(credentials.token(stack, ["reader"], sub="greedy"))
+    other = credentials.header(credentials.token(stack, ["reader"], sub="patient"))
     statuses: list[int] = []
     started = time.monotonic()
     for _ in range(1000):

@@ -42,7 +42,7 @@ def test_each_service_serves_its_contract_and_health(svc: ServiceSpec, stack: St
     service = next(name for name in dir(pb_grpc) if name.endswith("ServiceStub"))
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port(stack, svc.name)}") as channel:
         stub = getattr(pb_grpc, service)(channel)
-        metadata = [("authorization", api.headers("reader")["Authorization"])]
+        metadata = [(name.lower(), value) for name, value in api.headers("reader").items()]
         answer = stub.GetItem(pb.GetItemRequest(id=entry.json()["id"]), metadata=metadata, timeout=5)
         assert answer.item.name == entry.json()["name"]
         with pytest.raises(grpc.RpcError) as refused:
