@@ -21,6 +21,9 @@ from .auth import HEADER, PREFIX, derive
 # Cheap scrypt parameters: the tests make many keys (the app reads n, r, p from each record).
 PARAMS = (2**10, 8, 1)
 KEYS_FILE = Path(tempfile.mkdtemp(prefix="api-keys-")) / "api-keys.json"
+# The file exists from the start, as in production (which refuses to start without it), whichever
+# test runs first.
+KEYS_FILE.write_text(json.dumps({"version": 1, "keys": {}}))
 SETTINGS: dict[str, Any] = {"api_keys_file": str(KEYS_FILE)}
 _issued: dict[tuple[frozenset[str], str], str] = {}
 
