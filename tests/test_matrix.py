@@ -277,6 +277,19 @@ def test_end_to_end_reports_each_project(
     assert all(line.startswith(f"{combos.label(FULL[0])}: make install && make test failed") for line in failures)
 
 
+def test_end_to_end_runs_a_failed_make_test_once_more_and_says_so(fake_makefile: list[str], tmp_path: Path) -> None:
+    require_tool("make")
+    fake_makefile.append(
+        "@if [ -f first ]; then echo '3 passed in 0.1s'; else touch first; echo '1 failed in 0.1s'; exit 3; fi"
+    )
+    run_ = MatrixRun()
+    e2e.run_tests(FULL[:1], run_, tmp_path, python=Path(sys.executable), timeout=10, budget=60)
+    tests = run_.result(FULL[0]).tests
+    assert tests is not None and tests.status == PASSED, tests
+    assert tests.summary == "3 passed in 0.1s (on the second run; the first: 1 failed in 0.1s)"
+    assert run_.failures() == []
+
+
 def test_end_to_end_out_of_budget_is_not_run_and_fails(tmp_path: Path) -> None:
     run_ = MatrixRun()
     e2e.run_tests(FULL, run_, tmp_path, python=Path(sys.executable), budget=0)
