@@ -56,6 +56,15 @@ class ManifestError(MsmvpError):
     default_hint = "run the command inside a project made by `msmvp new`, or fix msmvp.yaml"
 
 
+class DomainError(MsmvpError):
+    """A resource or field of the domain that cannot be built; ``loc`` names where it is in
+    ``msmvp.yaml`` (keys and indexes below the service), turned into FILE:LINE by the reader."""
+
+    def __init__(self, message: str, hint: str = "", loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.loc = loc
+
+
 class ChecklistError(MsmvpError):
     """A checklist file that is malformed; the message names file, line and item."""
 

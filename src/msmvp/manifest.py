@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from msmvp import __version__
-from msmvp.errors import AnswersFileError, InvalidNameError, ManifestError, MsmvpError
+from msmvp import __version__, domain
+from msmvp.errors import AnswersFileError, DomainError, InvalidNameError, ManifestError, MsmvpError
 from msmvp.names import check_name, module_name
 from msmvp.options import resolve
 
@@ -33,10 +33,12 @@ _HEADER = (
 
 @dataclass
 class Service:
-    """A service and the services it calls synchronously."""
+    """A service, the services it calls synchronously and the resources it declares (``None``:
+    the default one, see :mod:`msmvp.domain`)."""
 
     name: str
     calls: list[str] = field(default_factory=list)
+    resources: list[domain.Resource] | None = None
 
 
 @dataclass
@@ -62,11 +64,24 @@ class Manifest:
         if plain is not None:
             return plain
         model: Any = _schema().model_validate(data)
-        return cls(**{**model.model_dump(), "services": [Service(**s.model_dump()) for s in model.services]})
+        services = [
+            Service(s.name, list(s.calls), _resources(index, s.resources)) for index, s in enumerate(model.services)
+        ]
+        return cls(**{**model.model_dump(), "services": services})
 
     def model_dump(self, mode: str = "json") -> dict[str, Any]:
         """The manifest as plain data (``mode`` as pydantic's: the data is plain either way)."""
-        return asdict(self)
+        data = asdict(self)
+        data["services"] = [_service_data(s) for s in self.services]
+        return data
+
+    def domain_input(self) -> list[tuple[str, list[str], list[domain.Resource] | None]]:
+        """The services as :mod:`msmvp.domain` takes them."""
+        return [(s.name, list(s.calls), s.resources) for s in self.services]
+
+    def check_domain(self) -> None:
+        """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built."""
+        domain.check(self.domain_input())
 
     def model_copy(self, deep: bool = False) -> Manifest:
         return copy.deepcopy(self) if deep else copy.copy(self)
@@ -74,6 +89,7 @@ class Manifest:
     def service_contexts(self) -> list[dict[str, Any]]:
         """The ``services`` list every template sees (see docs/templates.md)."""
         out = []
+        resources = domain.contexts(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
@@ -85,13 +101,14 @@ class Manifest:
                     "port": FIRST_PORT + index,
                     "calls": list(svc.calls),
                     "called_by": [s.name for s in self.services if svc.name in s.calls],
+                    "resources": resources[svc.name],
                 }
             )
         return out
 
     def _data(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        data["services"] = [{"name": s.name, **({"calls": s.calls} if s.calls else {})} for s in self.services]
+        data["services"] = [_service_data(s, compact=True) for s in self.services]
         return data
 
     def to_yaml(self) -> str:
@@ -168,6 +185,12 @@ class Manifest:
                 else:
                     entry.pop("calls", None)
                 changed = True
+            if entry.get("resources") != svc.get("resources"):
+                if "resources" in svc:
+                    entry["resources"] = svc["resources"]
+                else:
+                    entry.pop("resources", None)
+                changed = True
         if [e["name"] for e in services] != list(wanted):
             services.sort(key=lambda e: list(wanted).index(e["name"]))
             changed = True
@@ -192,6 +215,8 @@ class Manifest:
             return None
         if not old or len(new["services"]) <= len(old) or new["services"][: len(old)] != old:
             return None
+        if any("resources" in svc for svc in new["services"][len(old) :]):
+            return None
         lines = previous.splitlines()
         starts = [i for i, line in enumerate(lines) if re.fullmatch(r"services:[ \t]*(#.*)?", line)]
         if len(starts) != 1 or any(line[:1] not in ("", " ", "-", "#") for line in lines[starts[0] + 1 :]):
@@ -215,6 +240,31 @@ class Manifest:
 _KEYS = frozenset({"msmvp_version", "name", "checklist", "options", "services"})
 
 
+def _service_data(s: Service, compact: bool = False) -> dict[str, Any]:
+    """A service as ``msmvp.yaml`` keeps it (``compact``: without empty calls)."""
+    data: dict[str, Any] = {"name": s.name}
+    if s.calls or not compact:
+        data["calls"] = list(s.calls)
+    if s.resources is not None:
+        data["resources"] = [domain.resource_to_data(r) for r in s.resources]
+    return data
+
+
+def _resources(index: int, raw: Any) -> list[domain.Resource] | None:
+    """The resources a service entry declares (``None``: none declared)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise DomainError("resources must be a non-empty list", loc=("services", index, "resources"))
+    out = []
+    for r_index, entry in enumerate(raw):
+        try:
+            out.append(domain.resource_from_data(entry))
+        except DomainError as exc:
+            raise DomainError(exc.message, exc.hint, ("services", index, "resources", r_index, *exc.loc)) from None
+    return out
+
+
 def _str_list(value: Any) -> bool:
     return type(value) is list and all(type(v) is str for v in value)
 
@@ -230,8 +280,10 @@ def _plain(data: Any) -> Manifest | None:
     if type(options) is not dict or not all(type(k) is str and type(v) is str for k, v in options.items()):
         return None
     services = []
-    for entry in data.get("services", []) if type(data.get("services", [])) is list else [None]:
-        if type(entry) is not dict or not entry.keys() <= {"name", "calls"} or type(entry.get("name")) is not str:
+    for index, entry in enumerate(data.get("services", []) if type(data.get("services", [])) is list else [None]):
+        if type(entry) is not dict or not entry.keys() <= {"name", "calls", "resources"}:
+            return None
+        if type(entry.get("name")) is not str:
             return None
         calls = entry.get("calls", [])
         if not _str_list(calls):
@@ -240,7 +292,7 @@ def _plain(data: Any) -> Manifest | None:
             check_name(entry["name"])
         except InvalidNameError:
             return None
-        services.append(Service(entry["name"], list(calls)))
+        services.append(Service(entry["name"], list(calls), _resources(index, entry.get("resources"))))
     names = [s.name for s in services]
     if len(set(names)) != len(names) or any(c not in names or c == s.name for s in services for c in s.calls):
         return None
@@ -257,6 +309,7 @@ def _schema() -> type[BaseModel]:
 
         name: str
         calls: list[str] = Field(default_factory=list)
+        resources: Any = None
 
         @field_validator("name")
         @classmethod
@@ -320,7 +373,7 @@ def _error_text(exc: ValidationError) -> tuple[str, str]:
     return where, err["msg"].removeprefix("Value error, ")
 
 
-def from_data(data: Any, source: str, error: type[MsmvpError]) -> Manifest:
+def from_data(data: Any, source: str, error: type[MsmvpError], path: Path | None = None) -> Manifest:
     """Validate a mapping read from ``source`` into a Manifest, raising ``error`` with a hint."""
     if data is None:
         data = {}
@@ -329,6 +382,9 @@ def from_data(data: Any, source: str, error: type[MsmvpError]) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
         resolve(manifest.options)
+        manifest.check_domain()
+    except DomainError as exc:
+        raise error(f"{_where(source, path, exc.loc)}: {exc.message}", hint=exc.hint) from None
     except MsmvpError as exc:
         raise error(f"{source}: {exc.message}", hint=exc.hint) from None
     except Exception as exc:
@@ -339,6 +395,32 @@ def from_data(data: Any, source: str, error: type[MsmvpError]) -> Manifest:
         where, msg = _error_text(exc)
         raise error(f"{source}: {where}: {msg}", hint="see msmvp.yaml of a generated project for the format") from None
     return manifest
+
+
+def _where(source: str, path: Path | None, loc: tuple[str | int, ...]) -> str:
+    """``source:LINE`` of the node ``loc`` names in the YAML file at ``path`` (just ``source``
+    when there is no file, or the node is not there)."""
+    if not loc or path is None:
+        return source
+    try:
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except (OSError, yaml.YAMLError):
+        return source
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        elif isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(key)]
+            if not match:
+                break
+            line = match[0][0].start_mark.line + 1
+            node = match[0][1]
+            continue
+        else:
+            break
+        line = node.start_mark.line + 1
+    return f"{source}:{line}" if line else source
 
 
 def _read_yaml(path: Path, error: type[MsmvpError]) -> Any:
@@ -353,7 +435,7 @@ def _read_yaml(path: Path, error: type[MsmvpError]) -> Any:
 
 def load_answers(path: Path) -> Manifest:
     """Read an answers file (same keys as msmvp.yaml; every key optional)."""
-    return from_data(_read_yaml(path, AnswersFileError), str(path), AnswersFileError)
+    return from_data(_read_yaml(path, AnswersFileError), str(path), AnswersFileError, path)
 
 
 def load(project_dir: Path) -> Manifest:
@@ -361,4 +443,4 @@ def load(project_dir: Path) -> Manifest:
     path = project_dir / MANIFEST
     if not path.is_file():
         raise ManifestError(f"no {MANIFEST} in {project_dir}")
-    return from_data(_read_yaml(path, ManifestError), MANIFEST, ManifestError)
+    return from_data(_read_yaml(path, ManifestError), MANIFEST, ManifestError, path)
