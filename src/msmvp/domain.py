@@ -518,7 +518,9 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
         "values": list(f.values),
     }
     sa, py, annotation, extra_imports = _types(f)
-    ctx.update(sa_type=sa, py_type=py, annotation=annotation, imports=extra_imports)
+    ctx.update(sa_type=sa, py_type=py, annotation=annotation, imports=extra_imports, alembic_type=_alembic(sa))
+    # An enum is a bounded string the database also checks (constraint "ck_<table>_<field>_values").
+    ctx["check"] = f"{f.name} IN ({', '.join(repr(v) for v in f.values)})" if f.type == "enum" else None
     if f.type == "ref" and f.ref:
         target_service, _, target = f.ref.rpartition(".")
         target_service = target_service or service
@@ -593,6 +595,18 @@ def _types(f: Field) -> tuple[str, str, str, list[str]]:
         width = max(len(v) for v in f.values)
         return f"String({width})", "str", f"Literal[{literal}]", ["Literal"]
     return "JSON", "dict[str, Any]", "dict[str, Any]", []
+
+
+def _alembic(sa_type: str) -> str:
+    """The column type as a migration writes it (``String(80)`` -> ``sa.String(length=80)``)."""
+    if sa_type == "UTCDateTime()":
+        return "sa.DateTime(timezone=True)"
+    match = re.fullmatch(r"(\w+)\((\d+)(?:, (\d+))?\)", sa_type)
+    if match is None:
+        return f"sa.{sa_type}()"
+    if match[1] == "Numeric":
+        return f"sa.Numeric(precision={match[2]}, scale={match[3]})"
+    return f"sa.{match[1]}(length={match[2]})"
 
 
 def _example(f: Field, n: int) -> Any:
