@@ -493,8 +493,8 @@ _URL = r"^https?://[^\s/$.?#][^\s]*$"
 
 
 def _py(v: Any) -> str:
-    """A Python literal of a JSON value."""
-    return repr(v)
+    """A Python literal of a JSON value (strings double-quoted, as the formatter writes them)."""
+    return json.dumps(v) if isinstance(v, str) else repr(v)
 
 
 def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -> dict[str, Any]:
@@ -535,6 +535,7 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
         }
     else:
         ctx["ref"] = None
+    ctx["filter_type"] = {"enum": annotation, "ref": "int", "datetime": "datetime"}.get(f.type, py)
     ctx["example"] = _example(f, 1)
     ctx["example_other"] = _example(f, 2)
     return ctx
