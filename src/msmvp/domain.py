@@ -32,6 +32,10 @@ from typing import Any
 
 from msmvp.errors import DomainError
 
+# Declared resources render models, schemas, routes and migrations, but the generated tests,
+# OpenAPI contract, gRPC contract and events still cover only the default item: until they do,
+# a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
+PREVIEW = "domain"
 TYPES = (
     "string",
     "text",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -80,8 +81,17 @@ class Manifest:
         return [(s.name, list(s.calls), s.resources) for s in self.services]
 
     def check_domain(self) -> None:
-        """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built."""
+        """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built, or
+        when resources are declared outside the preview (:data:`domain.PREVIEW`)."""
         domain.check(self.domain_input())
+        declared = next((i for i, s in enumerate(self.services) if s.resources is not None), None)
+        if declared is not None and os.environ.get("MSMVP_PREVIEW") != domain.PREVIEW:
+            raise DomainError(
+                "declared resources are a preview: their services' generated tests and OpenAPI contract"
+                " do not cover them yet",
+                hint=f"to try them anyway, set MSMVP_PREVIEW={domain.PREVIEW}",
+                loc=("services", declared, "resources"),
+            )
 
     def model_copy(self, deep: bool = False) -> Manifest:
         return copy.deepcopy(self) if deep else copy.copy(self)
