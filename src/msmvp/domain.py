@@ -542,7 +542,41 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
     ctx["filter_type"] = {"enum": annotation, "ref": "int", "datetime": "datetime"}.get(f.type, py)
     ctx["example"] = _example(f, 1)
     ctx["example_other"] = _example(f, 2)
+    ctx["invalid"] = _invalid(f)
+    ctx["example_py"] = py_literal(ctx["example"])
+    ctx["example_other_py"] = py_literal(ctx["example_other"])
+    ctx["invalid_py"] = py_literal(ctx["invalid"])
     return ctx
+
+
+def _invalid(f: Field) -> Any:
+    """A JSON value the input schema refuses for ``f``."""
+    if f.type in ("string", "text"):
+        return "x" * (f.length + 1)
+    return {
+        "integer": "many",
+        "decimal": "lots",
+        "boolean": "maybe",
+        "date": "not a date",
+        "datetime": "2026-01-01T10:00:00",  # no offset: only aware times are taken
+        "uuid": "not-a-uuid",
+        "email": "not an email",
+        "url": "ftp://example.com/",
+        "enum": "none-of-them",
+        "json": "not an object",
+        "ref": 0,
+    }[f.type]
+
+
+def py_literal(value: Any) -> str:
+    """``value`` (JSON data) as a Python literal the formatter leaves as it is."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {py_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(py_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
 
 
 def _default_py(f: Field) -> str | None:
@@ -658,6 +692,8 @@ def path_of(service: str, r: Resource) -> str:
 
 def resource_context(service: str, r: Resource, resolved: dict[str, list[Resource]]) -> dict[str, Any]:
     fields = [field_context(f, service, resolved) for f in r.fields]
+    example = {f["name"]: f["example"] for f in fields if f["required"] or f["type"] != "ref"}
+    other = {f["name"]: f["example_other"] for f in fields if f["required"] or f["type"] != "ref"}
     return {
         "name": r.name,
         "plural": "items" if r.default else r.plural_name,
@@ -669,8 +705,12 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         "fields": fields,
         "refs": [f for f in fields if f["ref"]],
         "remote_refs": [f for f in fields if f["ref"] and not f["ref"]["local"]],
-        "example": {f["name"]: f["example"] for f in fields if f["required"] or f["type"] != "ref"},
-        "example_other": {f["name"]: f["example_other"] for f in fields if f["required"] or f["type"] != "ref"},
+        "example": example,
+        "example_other": other,
+        "example_py": py_literal(example),
+        "example_other_py": py_literal(other),
+        # The field a partial update (PATCH) changes in the tests: the first that is not a reference.
+        "patch_field": next((f for f in fields if not f["ref"]), fields[0]),
     }
 
 
