@@ -301,6 +301,8 @@ def _check_field(f: Field) -> None:
         raise DomainError(f"field {f.name!r}: precision and scale apply to decimals, not {f.type}")
     if f.type == "decimal" and not (0 <= f.digits[1] < f.digits[0] <= 38):
         raise DomainError(f"field {f.name!r}: decimal({f.digits[0]},{f.digits[1]}) needs 0 <= scale < precision <= 38")
+    if f.type in ("boolean", "enum") and f.unique:
+        raise DomainError(f"field {f.name!r}: a {f.type} field cannot be unique", hint="it has too few values")
     if f.type in ("json", "text") and (f.unique or f.indexed):
         raise DomainError(f"field {f.name!r}: a {f.type} field cannot be unique or indexed", hint="use string(N)")
 
@@ -451,6 +453,21 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
                         loc=loc,
                     )
     _check_cycles(services, resolved)
+    for name, _, declared in services:
+        if declared and primary_index(declared) is None:
+            raise DomainError(
+                f"service {name!r}: every resource requires another of the same service, in a cycle",
+                hint="make one of those references optional, or none could ever be created",
+            )
+
+
+def primary_index(resources: list[Resource]) -> int | None:
+    """The first resource that can be created alone (no required reference within its service):
+    the one the generated tests, the gateway's checks and the load test use."""
+    for index, r in enumerate(resources):
+        if not any(f.type == "ref" and f.required and f.ref and "." not in f.ref for f in r.fields):
+            return index
+    return None
 
 
 def _check_cycles(
@@ -707,6 +724,10 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         "remote_refs": [f for f in fields if f["ref"] and not f["ref"]["local"]],
         "example": example,
         "example_other": other,
+        # Three valid bodies whose unique fields differ (references: required ones only).
+        "examples_py": [
+            py_literal({f.name: _example(f, n) for f in r.fields if f.required or f.type != "ref"}) for n in (1, 2, 3)
+        ],
         "example_py": py_literal(example),
         "example_other_py": py_literal(other),
         # The field a partial update (PATCH) changes in the tests: the first that is not a reference.
@@ -718,6 +739,12 @@ def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> di
     """Each service's ``resources`` as the templates see them."""
     resolved = resolve_all(services)
     return {name: [resource_context(name, r, resolved) for r in resolved[name]] for name, _, _ in services}
+
+
+def primaries(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, int]:
+    """Each service's primary resource (:func:`primary_index`), by index."""
+    resolved = resolve_all(services)
+    return {name: primary_index(resolved[name]) or 0 for name, _, _ in services}
 
 
 def mermaid(services: list[tuple[str, list[str], list[Resource] | None]], service: str | None = None) -> str:

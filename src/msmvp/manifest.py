@@ -100,6 +100,7 @@ class Manifest:
         """The ``services`` list every template sees (see docs/templates.md)."""
         out = []
         resources = domain.contexts(self.domain_input())
+        primaries = domain.primaries(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
@@ -112,6 +113,7 @@ class Manifest:
                     "calls": list(svc.calls),
                     "called_by": [s.name for s in self.services if svc.name in s.calls],
                     "resources": resources[svc.name],
+                    "primary": resources[svc.name][primaries[svc.name]],
                 }
             )
         return out
