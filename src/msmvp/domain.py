@@ -725,9 +725,7 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         "example": example,
         "example_other": other,
         # Three valid bodies whose unique fields differ (references: required ones only).
-        "examples_py": [
-            py_literal({f.name: _example(f, n) for f in r.fields if f.required or f.type != "ref"}) for n in (1, 2, 3)
-        ],
+        "examples": [{f.name: _example(f, n) for f in r.fields if f.required or f.type != "ref"} for n in (1, 2, 3)],
         "example_py": py_literal(example),
         "example_other_py": py_literal(other),
         # The field a partial update (PATCH) changes in the tests: the first that is not a reference.
@@ -739,6 +737,33 @@ def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> di
     """Each service's ``resources`` as the templates see them."""
     resolved = resolve_all(services)
     return {name: [resource_context(name, r, resolved) for r in resolved[name]] for name, _, _ in services}
+
+
+def test_data(resources: list[dict[str, Any]]) -> str:
+    """The generated ``tests/resources.json`` of a service declaring resources: what its generic
+    tests need of each resource (bodies, refused values, unique, filter and sort fields, references)."""
+    out = {}
+    for r in resources:
+        fields = r["fields"]
+        out[r["name"]] = {
+            "url": r["path"],
+            "bodies": r["examples"],
+            "patch": [r["patch_field"]["name"], r["patch_field"]["example_other"]],
+            "invalid": {f["name"]: f["invalid"] for f in fields},
+            "required": [f["name"] for f in fields if f["required"] and not f["has_default"]],
+            "unique": [f["name"] for f in fields if f["unique"]],
+            "filters": [f["name"] for f in fields if f["filterable"]],
+            "sorts": [f["name"] for f in fields if f["sortable"]],
+            "local": {f["name"]: f["ref"]["resource"] for f in fields if f["ref"] and f["ref"]["local"]},
+            "remote": {f["name"]: f["ref"]["service"] for f in fields if f["ref"] and not f["ref"]["local"]},
+            "fields": {
+                f["name"]: {
+                    k: f[k] for k in ("type", "required", "nullable", "max_length", "precision", "scale", "values")
+                }
+                for f in fields
+            },
+        }
+    return json.dumps(out, indent=2) + "\n"
 
 
 def primaries(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, int]:

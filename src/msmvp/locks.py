@@ -248,16 +248,16 @@ def collect_inputs() -> list[str]:
     The combinations are the matrix's full set (every built value at least once), each with two
     services, one calling the other, so service templates that depend on calls are covered.
     """
-    from msmvp import render
+    from msmvp import domain, render
     from msmvp.manifest import Manifest, Service
     from msmvp.matrix import combos
 
     services = [Service(name="users"), Service(name="orders", calls=["users"])]
+    # And a service declaring a resource: its tests need more (hypothesis).
+    declared = [Service(name="users", resources=[domain.Resource("user", (domain.Field("name", "string"),))])]
     lines: set[str] = set()
-    for combo in combos.full():
-        texts = {
-            f.path: f.content for f in render.render_files(Manifest(name="lock", options=combo, services=services))
-        }
+    for combo, listed in [*((c, services) for c in combos.full()), ({}, declared)]:
+        texts = {f.path: f.content for f in render.render_files(Manifest(name="lock", options=combo, services=listed))}
         for path in texts:
             if is_requirements(path):
                 lines.update(str(item.requirement) for item in requirements_of(path, texts))

@@ -114,6 +114,7 @@ class Manifest:
                     "called_by": [s.name for s in self.services if svc.name in s.calls],
                     "resources": resources[svc.name],
                     "primary": resources[svc.name][primaries[svc.name]],
+                    "test_data": domain.test_data(resources[svc.name]) if svc.resources else "",
                 }
             )
         return out
