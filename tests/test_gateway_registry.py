@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from .conftest import _render, require_tool, run
+from .test_artifacts_deploy import validated_overlay
 from .test_gateway_traefik import DRIVER_PRELUDE, _free_port
 
 TTL = 3  # DISCOVERY_TTL_SECONDS of the instances: a killed one's keys live at most this long
@@ -233,3 +234,19 @@ def test_the_consul_catalog_provider_loads_in_traefik(consul_project: Path, tmp_
     assert "field not found" not in text and "cannot unmarshal" not in text, text[-2000:]
     docs = (consul_project / "docs/gateway.md").read_text()
     assert "Consul itself was not run" in docs
+
+
+@pytest.mark.parametrize(("registry", "port"), [("etcd", 2379), ("consul", 8500)])
+def test_kubernetes_lets_traefik_reach_the_registry(
+    registry: str, port: int, etcd_project: Path, consul_project: Path, tmp_path: Path
+) -> None:
+    project = etcd_project if registry == "etcd" else consul_project
+    docs = validated_overlay(project, "dev", tmp_path)
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    egress = policies["gateway-traefik"]["egress"]
+    assert {
+        "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": registry}}}],
+        "ports": [{"port": port}],
+    } in egress
+    admitted = [peer for rule in policies[registry]["ingress"] for peer in rule["from"]]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}} in admitted
