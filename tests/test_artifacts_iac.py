@@ -4,6 +4,7 @@ hashicorp/aws provider of a local filesystem mirror (no registry is reachable)."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -73,6 +74,38 @@ def test_terraform_is_formatted_and_valid(terraform: str, project_factory, tmp_p
         assert f'"{name}",' in (work / "variables.tf").read_text()
 
 
+# What each auth value needs from the infrastructure: its secrets, and its settings as variables.
+AUTH_INFRA = {
+    "jwt": ({"jwt_secret"}, {"jwt_issuer", "jwt_audience"}),
+    "api-key": ({"api_keys"}, {"api_keys_file"}),
+    "oidc": (set(), {"oidc_issuer", "oidc_audience", "oidc_roles_claim"}),
+}
+
+
+@pytest.mark.parametrize("auth", sorted(AUTH_INFRA))
+def test_terraform_creates_what_the_auth_value_needs(
+    terraform: str, project_factory, tmp_path: Path, auth: str
+) -> None:
+    project = project_factory(auth=auth)
+    work = _copy(project, tmp_path)
+    all_tf = "".join(p.read_text() for p in work.glob("*.tf"))
+    secrets, variables = AUTH_INFRA[auth]
+    assert set(re.findall(r'resource "aws_secretsmanager_secret" "(\w+)"', all_tf)) - {"db_role"} == secrets
+    for name in secrets:
+        assert f"aws_secretsmanager_secret.{name}.arn" in (work / "outputs.tf").read_text()
+    declared = set(re.findall(r'variable "(\w+)"', (work / "variables.tf").read_text()))
+    assert {v for v in declared if v.startswith(("jwt_", "oidc_", "api_keys"))} == variables
+    for name in variables:
+        assert f"= var.{name}" in (work / "outputs.tf").read_text()  # in service_environment
+    docs = (project / "docs" / "infrastructure.md").read_text()
+    assert ("JWT" in docs) == (auth == "jwt"), docs
+    init = run([terraform, "init", "-backend=false", "-input=false", "-no-color"], cwd=work, timeout=300)
+    assert init.returncode == 0, init.stdout + init.stderr
+    for command in (["fmt", "-check", "-diff"], ["validate"]):
+        result = run([terraform, *command, "-no-color"], cwd=work, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_terraform_resources_are_locked_down(default_project: Path) -> None:
     main = (default_project / "infra" / "terraform" / "main.tf").read_text()
     for needle in (
@@ -85,7 +118,7 @@ def test_terraform_resources_are_locked_down(default_project: Path) -> None:
         "manage_master_user_password   = true",
         "at_rest_encryption_enabled = true",
         "transit_encryption_enabled = true",
-        'resource "aws_secretsmanager_secret" "jwt"',
+        'resource "aws_secretsmanager_secret" "jwt_secret"',
         'resource "aws_s3_bucket_public_access_block" "logs"',
         'resource "aws_s3_bucket_versioning" "logs"',
         'resource "aws_cloudwatch_log_group" "services"',

@@ -77,12 +77,17 @@ def test_rendered_config_passes_nginx_t(nginx_project: Path, tmp_path: Path) -> 
         "modules/ngx_http_js_module.so",
     ):
         assert container_path in source, container_path
+    check_container_config(nginx, nginx_project, source, module, tmp_path)
+
+
+def check_container_config(nginx: str, project: Path, source: str, module: Path, tmp_path: Path) -> None:
+    """`nginx -t` of a container config, its container paths moved to temporary files."""
     write_self_signed(tmp_path / "certs")
     (tmp_path / "tmp" / "nginx").mkdir(parents=True)
     copy = (
         re.sub(r"(\s)/tmp/", rf"\g<1>{tmp_path}/tmp/", source)
         .replace("modules/ngx_http_js_module.so", str(module))
-        .replace("/etc/nginx/njs/", f"{nginx_project}/gateway/")
+        .replace("/etc/nginx/njs/", f"{project}/gateway/")
         .replace("/etc/nginx/certs/", f"{tmp_path}/certs/")
     )
     # nginx resolves upstream names while checking: Compose/Kubernetes names do not exist here.

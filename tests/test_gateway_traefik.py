@@ -32,10 +32,10 @@ from .test_artifacts_deploy import SECRETS_ENV, _compose_env
 # few requests, the results as JSON on stdout. Through `Stack.start()` once scripts/dev.py
 # drives scripts/gateway.py; until then the services through the Stack and the gateway's
 # processes from scripts/gateway.py's interface.
-DRIVER = r"""
-import json, os, socket, sys, time
+DRIVER_PRELUDE = r"""
+import json, os, signal, socket, sys, time
 from pathlib import Path
-import httpx
+import httpx, yaml
 sys.path.insert(0, os.getcwd())
 import scripts.dev as dev
 from scripts import gateway
@@ -45,7 +45,10 @@ def free() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
+"""
+DRIVER = (
+    DRIVER_PRELUDE
+    + r"""
 class Local(dev.Stack):
     local_certs = None
     def start(self, timeout: float = 60.0) -> None:
@@ -109,6 +112,7 @@ lines = stack.log_path("gateway").read_text().splitlines()
 out["errors"] = [line for line in lines if '"level":"error"' in line and "body over limit" not in line]
 print(json.dumps(out))
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-# API keys (docs/auth.md): the keys file is API_KEYS_FILE, else .dev/api-keys.json of `make dev`.
+# API keys (docs/auth.md): the keys file is API_KEYS_FILE, else $(DEV_WORKDIR)/api-keys.json of
+# `make dev` (DEV_WORKDIR defaults to .dev, as for make dev).
 .PHONY: api-key api-key-revoke api-keys
 
 api-key: ## Create an API key, shown once (make api-key ROLE=writer OWNER=alice [DAYS=90])

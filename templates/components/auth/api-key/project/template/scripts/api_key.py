@@ -6,7 +6,7 @@
     python scripts/api_key.py list
 
 A key is `ak_<id>_<secret>`: printed once by `create`, never stored. The keys file (`--file`,
-else `API_KEYS_FILE`, else `.dev/api-keys.json` of `make dev`) keeps, per id, the owner, roles,
+else `API_KEYS_FILE`, else `<DEV_WORKDIR>/api-keys.json` of `make dev`) keeps, per id, the owner, roles,
 expiry, revocation and a salted scrypt hash of the secret; every service reads that file.
 An owner has at most two active keys: create the new one, move the client over, revoke the
 old one (rotation); a third is refused until one is revoked or has expired.
@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_KEYS_FILE = ROOT / ".dev" / "api-keys.json"
 ROLES = ("reader", "writer", "admin")
 PREFIX = "ak"
 MAX_ACTIVE_PER_OWNER = 2
@@ -41,8 +40,14 @@ class KeyRefused(Exception):
     """A refused request (e.g. a third active key); the message is one line."""
 
 
+def dev_keys_file() -> Path:
+    """`make dev`'s keys file: api-keys.json in its work directory, found as scripts/dev.py finds
+    it (DEV_WORKDIR, else .dev), so `make api-key` adds keys the running stack accepts."""
+    return Path(os.environ.get("DEV_WORKDIR", ROOT / ".dev")).resolve() / "api-keys.json"
+
+
 def keys_file(path: str | None = None) -> Path:
-    return Path(path or os.environ.get("API_KEYS_FILE") or DEV_KEYS_FILE)
+    return Path(path or os.environ.get("API_KEYS_FILE") or dev_keys_file())
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -118,7 +123,7 @@ def revoke(path: Path, key_id: str, *, now: float | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--file", help="the keys file (default: API_KEYS_FILE, else .dev/api-keys.json)")
+    parser.add_argument("--file", help="the keys file (default: API_KEYS_FILE, else $DEV_WORKDIR/api-keys.json, DEV_WORKDIR=.dev)")
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("create", help="create a key and print it once")
     made.add_argument("--role", action="append", choices=ROLES, help="role to grant (repeatable; default reader)")

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A development API key for `make dev` (auth=api-key): `python scripts/token.py --role admin`.
 
-It adds a key valid one hour to the dev keys file (`.dev/api-keys.json`, or API_KEYS_FILE) and
-prints it; call with `curl -H "X-API-Key: $KEY" ...`. Real keys: `make api-key ROLE=... OWNER=...`.
+It adds a key valid one hour to the dev keys file (`$DEV_WORKDIR/api-keys.json`, `.dev` by
+default, or API_KEYS_FILE) and prints it; call with `curl -H "X-API-Key: $KEY" ...`.
+Real keys: `make api-key ROLE=... OWNER=...`.
 """
 
 from __future__ import annotations
