@@ -9,6 +9,9 @@ discovery=etcd keeps the user's edits.
 Consul cannot run here: its generated client tests run against the stand-in agent they bring
 (the endpoints the client uses, with the shapes of Consul's API documentation); Compose and
 Kubernetes are checked by their tools; nothing here runs Consul itself.
+
+With protocol=grpc, a caller's gRPC client resolves its callee's instances through the registry
+(real etcd; Consul's stand-in agent): calls spread over two instances and survive one killed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -125,6 +129,64 @@ def test_generated_consul_client_tests_pass_against_the_stand_in_agent(consul_pr
     assert " passed" in output and "skipped" not in output.strip().splitlines()[-1], output[-2000:]
     docs = (consul_project / "docs/discovery.md").read_text()
     assert "Not run here" in docs
+
+
+@pytest.fixture(scope="module", params=["etcd", "consul"])
+def grpc_registry_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """protocol=grpc with a registry, its stubs generated (make codegen)."""
+    project = _render(
+        tmp_path_factory.mktemp(f"grpc-{request.param}") / "shop", protocol="grpc", discovery=request.param
+    )
+    result = run([sys.executable, "scripts/protoc.py"], cwd=project)
+    assert result.returncode == 0, result.stderr
+    return request.param, project
+
+
+def test_grpc_calls_spread_over_the_registered_instances_and_survive_one_killed(
+    grpc_registry_project: tuple[str, Path],
+) -> None:
+    """orders' gRPC client finds users in the registry by its advertised gRPC port: two instances
+    share the calls; one killed (no deregistration), every call goes to the other; forgotten by
+    the registry, its channel is closed (tests/grpc_registry_calls.py)."""
+    registry, project = grpc_registry_project
+    if registry == "etcd":
+        require_tool("etcd", "apt-get install etcd-server")
+    script = Path(__file__).with_name("grpc_registry_calls.py")
+    result = run([sys.executable, str(script), registry, str(project)], timeout=120)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (result.stdout + result.stderr)[-4000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grpc_registry_project", ["etcd"], indirect=True)
+def test_a_grpc_stack_registers_its_grpc_ports_in_etcd_and_calls_through_them(
+    grpc_registry_project: tuple[str, Path],
+) -> None:
+    """The dev runner's stack with protocol=grpc: every service registers in the real etcd with its
+    gRPC port, and orders' create checks users over gRPC at the address etcd gave it."""
+    _registry, project = grpc_registry_project
+    require_tool("etcd", "apt-get install etcd-server")
+    check = textwrap.dedent(
+        """
+        from tests.integration.test_discovery_etcd import _registered
+
+        def test_the_grpc_port_is_registered(stack):
+            from scripts.calls import grpc_port
+            for key, value in _registered(stack).items():
+                name = key.split("/")[-2]
+                assert value["ports"]["grpc"] == grpc_port(stack, name), value
+        """
+    )
+    (project / "tests/integration/test_grpc_registered.py").write_text(check)
+    try:
+        output = _pytest(
+            project,
+            "tests/integration/test_discovery_etcd.py",
+            "tests/integration/test_grpc.py",
+            "tests/integration/test_grpc_registered.py",
+        )
+    finally:
+        (project / "tests/integration/test_grpc_registered.py").unlink()
+    assert "skipped" not in output.strip().splitlines()[-1], output[-2000:]
 
 
 def test_make_dev_without_etcd_says_how_to_install_it(project: Path, tmp_path: Path) -> None:

