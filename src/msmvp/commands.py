@@ -225,6 +225,74 @@ def remove_service(
     _regen(project, lambda **kw: core(project, name, **kw), dry_run, allow_dirty, no_commit)
 
 
+def add_resource(
+    service: str,
+    resource: str,
+    field: list[str] | None = None,
+    ref: list[str] | None = None,
+    plural: str | None = None,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import add_resource as core
+
+    fields, refs = field or [], ref or []
+    _regen(
+        project,
+        lambda **kw: core(project, service, resource, fields, refs, plural, **kw),
+        dry_run,
+        allow_dirty,
+        no_commit,
+    )
+
+
+def add_field(
+    target: str,
+    fields: list[str],
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import add_field as core
+
+    _regen(project, lambda **kw: core(project, target, fields, **kw), dry_run, allow_dirty, no_commit)
+
+
+def remove_field(
+    target: str,
+    name: str,
+    allow_drop: bool = False,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import remove_field as core
+
+    drop = allow_drop
+    _regen(project, lambda **kw: core(project, target, name, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit)
+
+
+def remove_resource(
+    service: str,
+    resource: str,
+    allow_drop: bool = False,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import remove_resource as core
+
+    drop = allow_drop
+    _regen(
+        project, lambda **kw: core(project, service, resource, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit
+    )
+
+
 def upgrade(
     set_: list[str] | None = None,
     dry_run: bool = False,

@@ -187,6 +187,7 @@ class Manifest:
                 changed = True
             if entry.get("resources") != svc.get("resources"):
                 if "resources" in svc:
+                    entry.fa.set_block_style()  # `- {name: users}` would take the resources on one line
                     entry["resources"] = svc["resources"]
                 else:
                     entry.pop("resources", None)

@@ -1,0 +1,217 @@
+"""The domain commands: add-resource, add-field, remove-field, remove-resource change msmvp.yaml and
+re-render; every bad input is one line with a hint, exit 1, and leaves the tree as it was."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from msmvp import api, grow, grow_domain
+
+from .helpers import build_file_tree, msmvp, tree_digest
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def services(project: Path) -> dict[str, dict[str, object]]:
+    data = yaml.safe_load((project / "msmvp.yaml").read_text())
+    return {s["name"]: s for s in data["services"]}
+
+
+def resources(project: Path, service: str) -> dict[str, dict[str, object]]:
+    return {r["name"]: r for r in services(project)[service].get("resources", [])}  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def domain_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """shop with users.user, orders.order (-> users.user), orders.line (-> order) and payments
+    (calls orders, the default item). Read-only: tests that change it take a copy."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("home")
+    mp.setenv("HOME", str(home))
+    for key in ("AUTHOR", "COMMITTER"):
+        mp.setenv(f"GIT_{key}_NAME", "msmvp tests")
+        mp.setenv(f"GIT_{key}_EMAIL", "tests@msmvp.invalid")
+    root = tmp_path_factory.mktemp("domain")
+    api.new_project("shop", output_dir=root)
+    repo = root / "shop"
+    grow.add_service(repo, "payments", ["orders"])
+    grow_domain.add_resource(repo, "users", "user", ["email:email:required:unique", "name:string(80)"])
+    grow_domain.add_resource(
+        repo, "orders", "order", ["total:decimal(12,2):required", "status:enum(new,paid,shipped)"], ["users.user"]
+    )
+    grow_domain.add_resource(repo, "orders", "line", ["qty:integer:required"], ["order"])
+    mp.undo()
+    return repo
+
+
+@pytest.fixture()
+def project(domain_project: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(domain_project, tmp_path / "shop", symlinks=True))
+
+
+@pytest.fixture()
+def fresh(tmp_path: Path) -> Path:
+    api.new_project("shop", output_dir=tmp_path)
+    return tmp_path / "shop"
+
+
+def test_add_resource_replaces_the_placeholder_and_ref_adds_the_call(fresh: Path) -> None:
+    assert "resources" not in services(fresh)["users"]
+    code, _, err = msmvp(fresh, "add-resource", "users", "user", "--field", "email:email:required")
+    assert code == 0, err
+    assert list(resources(fresh, "users")) == ["user"]
+    # billing calls nobody yet: --ref adds the call along with the required user_id.
+    assert msmvp(fresh, "add-service", "billing")[0] == 0
+    code, _, err = msmvp(
+        fresh,
+        "add-resource",
+        "billing",
+        "invoice",
+        "--field",
+        "amount:decimal(10,2):required",
+        "--field",
+        "state:enum(open,paid)",
+        "--ref",
+        "users.user",
+        "--plural",
+        "invoices",
+    )
+    assert code == 0, err
+    assert "billing now calls users" in err
+    billing = services(fresh)["billing"]
+    assert billing["calls"] == ["users"]
+    invoice = resources(fresh, "billing")["invoice"]
+    assert invoice["plural"] == "invoices"
+    assert invoice["fields"] == {  # type: ignore[comparison-overlap]
+        "amount": {"type": "decimal", "required": True, "precision": 10, "scale": 2},
+        "state": {"type": "enum", "values": ["open", "paid"]},
+        "user_id": {"ref": "users.user", "required": True},
+    }
+    assert git(fresh, "log", "-1", "--format=%s").strip() == "Add resource billing.invoice (msmvp add-resource)"
+    assert git(fresh, "status", "--porcelain") == ""
+
+
+def test_add_field_adds_several_and_keeps_the_order(project: Path) -> None:
+    code, _, err = msmvp(project, "add-field", "orders.order", "note:text", "placed_at:datetime:indexed")
+    assert code == 0, err
+    fields = resources(project, "orders")["order"]["fields"]
+    assert list(fields) == ["total", "status", "user_id", "note", "placed_at"]  # type: ignore[call-overload]
+    assert fields["placed_at"] == {"type": "datetime", "indexed": True}  # type: ignore[index]
+    assert "Add note, placed_at to orders.order" in git(project, "log", "-1", "--format=%s")
+
+
+def test_removals_need_allow_drop(project: Path) -> None:
+    before = tree_digest(project)
+    code, _, err = msmvp(project, "remove-field", "orders.order", "status")
+    assert code == 1
+    assert "drops its column" in err and "--allow-drop" in err
+    code, _, err = msmvp(project, "remove-resource", "orders", "line")
+    assert code == 1
+    assert "drops its table" in err and "--allow-drop" in err
+    assert tree_digest(project) == before
+    code, _, err = msmvp(project, "remove-field", "orders.order", "status", "--allow-drop")
+    assert code == 0, err
+    assert "status" not in resources(project, "orders")["order"]["fields"]  # type: ignore[operator]
+    code, _, err = msmvp(project, "remove-resource", "orders", "line", "--allow-drop")
+    assert code == 0, err
+    assert list(resources(project, "orders")) == ["order"]
+    assert git(project, "log", "-1", "--format=%s").strip() == "Remove resource orders.line (msmvp remove-resource)"
+
+
+def test_allow_drop_reaches_regenerate(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = grow_domain.regenerate
+
+    def spy(*args: object, **kw: bool) -> object:
+        seen.append(kw.get("allow_drop", False))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(grow_domain, "regenerate", spy)
+    assert msmvp(project, "add-field", "orders.order", "note:text")[0] == 0
+    assert msmvp(project, "remove-field", "orders.order", "note", "--allow-drop")[0] == 0
+    assert seen == [False, True]
+
+
+def test_dry_run_shows_the_change_and_writes_nothing(project: Path) -> None:
+    before = tree_digest(project)
+    code, out, err = msmvp(project, "add-field", "orders.order", "note:text", "--dry-run")
+    assert "msmvp.yaml" not in out  # the manifest is not a rendered file: its change is not in the diff
+    assert code == 0, err
+    assert "(dry run: nothing written)" in err
+    assert tree_digest(project) == before
+
+
+def test_no_commit_and_allow_dirty(project: Path) -> None:
+    build_file_tree(project, {"notes.txt": "wip\n"})
+    code, _, err = msmvp(project, "add-field", "orders.order", "note:text")
+    assert code == 1
+    assert "uncommitted changes in notes.txt" in err
+    code, _, err = msmvp(project, "add-field", "orders.order", "note:text", "--allow-dirty", "--no-commit")
+    assert code == 0, err
+    changed = git(project, "status", "--porcelain")
+    assert " M msmvp.yaml" in changed and "?? notes.txt" in changed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add-resource", "nope", "thing", "--field", "a:text"], "there is no service 'nope'"),
+        (["add-field", "nope.thing", "a:text"], "there is no service 'nope'"),
+        (["add-field", "orders.ghost", "a:text"], "orders has no resource 'ghost'"),
+        (["remove-field", "orders.order", "ghost", "--allow-drop"], "orders.order has no field 'ghost'"),
+        (["remove-resource", "orders", "ghost", "--allow-drop"], "orders has no resource 'ghost'"),
+        (["add-field", "payments.item", "note:text"], "payments declares no resources yet"),
+        (["add-field", "orders", "note:text"], "'orders' is not SERVICE.RESOURCE"),
+        (["add-field", "orders.order", "x:money"], "unknown type 'money'"),
+        (["add-field", "orders.order", "total:integer"], "already has a field 'total'"),
+        (["add-field", "orders.order", "a:text", "a:integer"], "field 'a' of orders.order is given twice"),
+        (["add-field", "orders.order", "id:integer"], "field name 'id' is reserved"),
+        (["add-field", "orders.order", "class:integer"], "is a Python keyword"),
+        (["add-field", "orders.order", "kind:enum"], "an enum needs values"),
+        (["add-field", "orders.order", "kind:enum()"], "an enum needs values"),
+        (["add-field", "orders.order", "price:decimal(2,5)"], "needs 0 <= scale < precision"),
+        (["add-field", "orders.order", "flag:boolean:default=maybe"], "is not a valid boolean"),
+        (["add-field", "orders.order", "note:text:unique"], "cannot be unique or indexed"),
+        (["add-field", "orders.order", "note:text:primary"], "unknown modifier 'primary'"),
+        (["add-resource", "orders", "thing", "--field", "total"], "'total' is not NAME:TYPE"),
+        (["add-resource", "orders", "thing", "--field", ":text"], "is not NAME:TYPE"),
+        (["add-resource", "orders", "thing"], "needs at least one field"),
+        (["add-resource", "orders", "order", "--field", "a:text"], "already has a resource 'order'"),
+        (["add-resource", "orders", "event_outbox", "--field", "a:text"], "resource name 'event_outbox' is reserved"),
+        (["add-resource", "orders", "Thing", "--field", "a:text"], "not a snake_case identifier"),
+        (["add-resource", "orders", "thing", "--field", "a:text", "--plural", "Things"], "plural name 'Things'"),
+        (["add-resource", "orders", "thing", "--ref", "nope.thing"], "there is no service 'nope'"),
+        (["add-resource", "orders", "thing", "--ref", "users.ghost"], "references users.ghost, which does not exist"),
+        (["add-resource", "orders", "thing", "--ref", "ghost"], "references orders.ghost, which does not exist"),
+        (["add-resource", "orders", "thing", "--ref", "users."], "is not SERVICE.RESOURCE or RESOURCE"),
+        (
+            ["add-resource", "orders", "thing", "--ref", "users.user", "--field", "user_id:integer"],
+            "field 'user_id' of orders.thing is given twice",
+        ),
+        (["add-resource", "users", "profile", "--ref", "orders.order"], "references go round in a cycle"),
+        (["add-field", "users.user", "pay_id:ref(payments.item)"], "references go round in a cycle"),
+        (["remove-resource", "users", "user", "--allow-drop"], "'user' is the only resource of users"),
+        (["remove-resource", "orders", "order", "--allow-drop"], "orders.line.order_id references orders.order"),
+        (["remove-field", "orders.line", "ghost"], "orders.line has no field 'ghost'"),
+        (["remove-field", "orders.order", "status"], "drops its column and the data in it; refused"),
+    ],
+)
+def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(
+    domain_project: Path, args: list[str], message: str
+) -> None:
+    before = tree_digest(domain_project)
+    head = git(domain_project, "rev-parse", "HEAD")
+    code, out, err = msmvp(domain_project, *args)
+    assert code == 1, (out, err)
+    text = " ".join(err.split())  # the console wraps at the terminal's width
+    assert message in text
+    assert text.startswith("error: ") and text.count("error: ") == 1 and "(hint: " in text, err
+    assert tree_digest(domain_project) == before
+    assert git(domain_project, "rev-parse", "HEAD") == head
