@@ -96,6 +96,11 @@ def test_add_resource_replaces_the_placeholder_and_ref_adds_the_call(fresh: Path
     }
     assert git(fresh, "log", "-1", "--format=%s").strip() == "Add resource billing.invoice (msmvp add-resource)"
     assert git(fresh, "status", "--porcelain") == ""
+    # The architecture document follows the domain: the service's diagram and the references across.
+    doc = (fresh / "docs/architecture.md").read_text()
+    assert '    users_user ||--o{ billing_invoice : "user_id (via API)"\n' in doc
+    assert '    users_user ||--o{ billing_invoice : "user_id"\n' in doc
+    assert '        enum state "optional"\n' in doc
 
 
 def test_add_field_adds_several_and_keeps_the_order(project: Path) -> None:
@@ -142,7 +147,7 @@ def test_allow_drop_reaches_regenerate(project: Path, monkeypatch: pytest.Monkey
 def test_dry_run_shows_the_change_and_writes_nothing(project: Path) -> None:
     before = tree_digest(project)
     code, out, err = msmvp(project, "add-field", "orders.order", "note:text", "--dry-run")
-    assert "msmvp.yaml" not in out  # the manifest is not a rendered file: its change is not in the diff
+    assert "+++ b/docs/architecture.md" in out and '+        text note "optional"' in out
     assert code == 0, err
     assert "(dry run: nothing written)" in err
     assert tree_digest(project) == before

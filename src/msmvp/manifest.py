@@ -90,6 +90,7 @@ class Manifest:
         """The ``services`` list every template sees (see docs/templates.md)."""
         out = []
         resources = domain.contexts(self.domain_input())
+        diagrams, _ = domain.diagrams(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
@@ -102,6 +103,7 @@ class Manifest:
                     "calls": list(svc.calls),
                     "called_by": [s.name for s in self.services if svc.name in s.calls],
                     "resources": resources[svc.name],
+                    "diagram": diagrams[svc.name],  # Mermaid erDiagram of its resources
                 }
             )
         return out
