@@ -220,3 +220,75 @@ def test_bad_input_is_one_line_with_a_hint_and_writes_nothing(
     assert text.startswith("error: ") and text.count("error: ") == 1 and "(hint: " in text, err
     assert tree_digest(domain_project) == before
     assert git(domain_project, "rev-parse", "HEAD") == head
+
+
+# -- msmvp status shows the domain ---------------------------------------------------------------
+
+SUMMARY = {
+    "users": "user (2 fields)",
+    "orders": "order (3 fields; refs users.user), line (2 fields; refs orders.order)",
+    "payments": "item (placeholder, 3 fields; refs orders.order)",
+}
+
+
+def test_status_has_a_line_per_service(domain_project: Path, tmp_path: Path) -> None:
+    code, out, err = msmvp(domain_project, "status")
+    assert code == 0, err
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "Domain (the diagrams: msmvp status --domain)" in lines
+    for name, summary in SUMMARY.items():
+        assert f"{name} {summary}" in lines
+    # The same as plain text in a file.
+    assert msmvp(domain_project, "status", "--output", str(tmp_path / "status.txt"))[0] == 0
+    assert "  orders    order (3 fields; refs users.user)" in (tmp_path / "status.txt").read_text()
+
+
+def test_status_json_carries_the_domain_and_its_diagrams(domain_project: Path) -> None:
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from msmvp import report as report_mod
+
+    code, out, err = msmvp(domain_project, "status", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    jsonschema.validate(data, json.loads(report_mod.schema_text()))
+    domain = data["project"]["domain"]
+    orders = domain["services"][1]
+    assert orders["resources"] == [
+        {"name": "order", "path": "/api/v1/orders", "fields": 3, "refs": ["users.user"], "placeholder": False},
+        {"name": "line", "path": "/api/v1/orders/lines", "fields": 2, "refs": ["orders.order"], "placeholder": False},
+    ]
+    assert orders["diagram"].startswith("erDiagram\n    orders_order {\n")
+    assert '    users_user ||--o{ orders_order : "user_id"\n' in domain["diagram"]
+
+
+def test_status_domain_prints_the_diagrams_and_they_parse(domain_project: Path, tmp_path: Path) -> None:
+    from .conftest import require_tool, run
+
+    code, out, err = msmvp(domain_project, "status", "--domain")
+    assert code == 0, err
+    assert out.startswith("# shop: domain\n\n| service | resources |\n")
+    assert "| `payments` | item (placeholder, 3 fields; refs orders.order) |" in out
+    assert out.count("```mermaid\nerDiagram\n") == 4  # across services, then one per service
+    code, _, err = msmvp(domain_project, "status", "--domain", "--output", str(tmp_path / "domain.md"))
+    assert code == 0, err
+    assert (tmp_path / "domain.md").read_text() == out
+    code, markdown, _ = msmvp(domain_project, "status", "--format", "markdown")
+    assert "## Domain\n" in markdown and markdown.count("```mermaid\n") == 4
+    tool = require_tool("mermaid-parse", "npm i mermaid jsdom (see .ci/install-tools.sh)")
+    (tmp_path / "report.md").write_text(markdown)
+    result = run([tool, str(tmp_path / "domain.md"), str(tmp_path / "report.md")])
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count(" er\n") == 8
+
+
+def test_status_without_a_manifest_has_no_domain(tmp_path: Path) -> None:
+    import json
+
+    build_file_tree(tmp_path, {"services/users/users_service/__init__.py": ""})
+    code, out, _ = msmvp(tmp_path, "status", "--format", "json")
+    assert code == 0
+    assert "domain" not in json.loads(out)["project"]
+    code, _, err = msmvp(tmp_path, "status", "--domain")
+    assert code == 1 and "no msmvp.yaml" in err

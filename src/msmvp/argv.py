@@ -121,6 +121,7 @@ COMMANDS: dict[str, Command] = {
             Param("fail_under", ("--fail-under",), "score"),
             Param("fail_on", ("--fail-on",), "choice", FAIL_ON),
             _PROJECT,
+            _flag("domain"),
         ),
     ),
     "attest": Command(

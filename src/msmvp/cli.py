@@ -353,6 +353,10 @@ def status(
         Optional[Path],
         typer.Option(help="The project directory (default: the nearest one holding msmvp.yaml).", file_okay=False),
     ] = None,
+    domain: Annotated[
+        bool,
+        typer.Option("--domain", help="Print the domain instead: its resources and Mermaid ER diagrams (Markdown)."),
+    ] = False,
 ) -> None:
     """Checklist coverage of the repo, from the evidence in it as it is now.
 
@@ -360,7 +364,7 @@ def status(
     3 score below --fail-under, 4 an item at or above --fail-on not done, 5 both gates failed.
     """
     fail = fail_on.value if fail_on else None
-    commands.status(format_.value, output, explain, verify, checklist, fail_under, fail, project)
+    commands.status(format_.value, output, explain, verify, checklist, fail_under, fail, project, domain)
 
 
 @app.command("attest")
