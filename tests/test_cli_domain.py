@@ -292,3 +292,22 @@ def test_status_without_a_manifest_has_no_domain(tmp_path: Path) -> None:
     assert "domain" not in json.loads(out)["project"]
     code, _, err = msmvp(tmp_path, "status", "--domain")
     assert code == 1 and "no msmvp.yaml" in err
+
+
+def test_the_documented_commands_work_in_order(fresh: Path) -> None:
+    """The console block of docs/domain.md, run as a shell would split it."""
+    import re
+    import shlex
+
+    from .conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "domain.md").read_text()
+    block = re.search(r"```console\n(.*?)```", text, flags=re.S).group(1)  # type: ignore[union-attr]
+    commands = [shlex.split(line.removeprefix("$ "), comments=True) for line in block.replace("\\\n", "").splitlines()]
+    assert len(commands) == 7
+    for words in commands:
+        assert words[0] == "msmvp"
+        code, _, err = msmvp(fresh, *words[1:])
+        assert code == 0, (words, err)
+    assert list(resources(fresh, "orders")) == ["order"]
+    assert list(resources(fresh, "orders")["order"]["fields"]) == ["total", "status", "user_id", "placed_at"]  # type: ignore[call-overload]
