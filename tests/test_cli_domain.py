@@ -311,3 +311,15 @@ def test_the_documented_commands_work_in_order(fresh: Path) -> None:
         assert code == 0, (words, err)
     assert list(resources(fresh, "orders")) == ["order"]
     assert list(resources(fresh, "orders")["order"]["fields"]) == ["total", "status", "user_id", "placed_at"]  # type: ignore[call-overload]
+
+
+def test_a_resource_of_one_service_renders_only_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diagram across services changes with any resource, yet no other folder renders again
+    (it is no input of theirs: msmvp.targets.PROJECT_ONLY)."""
+    from .test_incremental import _rendered_services
+
+    root = api.new_project("shop", output_dir=tmp_path, services="users,orders:users,stock").target
+    rendered = _rendered_services(monkeypatch)
+    grow_domain.add_resource(root, "stock", "sku", ["code:string(20):unique"])
+    assert rendered == ["services/stock/"]
+    assert "    stock_sku\n" in (root / "docs/architecture.md").read_text()
