@@ -127,7 +127,13 @@ def test_removals_need_allow_drop(project: Path) -> None:
     code, _, err = msmvp(project, "remove-resource", "orders", "line", "--allow-drop")
     assert code == 0, err
     assert list(resources(project, "orders")) == ["order"]
+    assert "refers to" not in err
     assert git(project, "log", "-1", "--format=%s").strip() == "Remove resource orders.line (msmvp remove-resource)"
+    # payments' placeholder item refers to the first resource of orders, which it calls.
+    assert msmvp(project, "add-resource", "orders", "cart", "--field", "note:text")[0] == 0
+    code, _, err = msmvp(project, "remove-resource", "orders", "order", "--allow-drop")
+    assert code == 0, err
+    assert "payments.item now refers to orders.cart" in " ".join(err.split())
 
 
 def test_allow_drop_reaches_regenerate(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,7 +132,12 @@ def remove_resource(root: Path, service: str, resource: str, *, allow_drop: bool
     svc.resources = [r for r in declared if r.name != resource]
     _check(manifest)
     message = f"Remove resource {service}.{resource} (msmvp remove-resource)"
-    return regenerate(root, previous, manifest, message=message, allow_drop=allow_drop, **kw)
+    outcome = regenerate(root, previous, manifest, message=message, allow_drop=allow_drop, **kw)
+    if declared[0].name == resource:  # a caller's placeholder item refers to a service's first resource
+        first = svc.resources[0].name
+        callers = [s.name for s in manifest.services if s.resources is None and service in s.calls]
+        outcome.notes[:0] = [f"{c}.item now refers to {service}.{first}" for c in callers]
+    return outcome
 
 
 # -- the checks ---------------------------------------------------------------------------------
