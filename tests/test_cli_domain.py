@@ -329,3 +329,15 @@ def test_a_resource_of_one_service_renders_only_its_folder(tmp_path: Path, monke
     grow_domain.add_resource(root, "stock", "sku", ["code:string(20):unique"])
     assert rendered == ["services/stock/"]
     assert "    stock_sku\n" in (root / "docs/architecture.md").read_text()
+
+
+def test_outside_the_preview_add_resource_is_refused_before_any_write(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MSMVP_PREVIEW", raising=False)
+    before = tree_digest(fresh)
+    code, _, err = msmvp(fresh, "add-resource", "users", "user", "--field", "email:email")
+    text = " ".join(err.split())
+    assert code == 1
+    assert "declared resources are a preview" in text and "MSMVP_PREVIEW=domain" in text
+    assert tree_digest(fresh) == before
