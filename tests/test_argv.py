@@ -38,7 +38,7 @@ def _kind(param: Any) -> str:
     annotation = param.type_descriptor.annotation
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "choice"
-    if getattr(param, "multiple", False):
+    if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1:
         return "many"
     if getattr(param, "is_flag", False):
         return "flag"
@@ -85,6 +85,12 @@ def test_every_typer_command_and_parameter_is_in_the_table_as_declared() -> None
         (["add-service", "--calls", "a,b", "pay"], argv.Call("add_service", {"calls": "a,b", "name": "pay"})),
         (["upgrade", "--set", "cache=none", "--set=iac=none"], argv.Call("upgrade", {"set_": ["cache=none", "iac=none"]})),
         (["checklist", "show"], argv.Call("checklist_show", {})),
+        (
+            ["add-resource", "orders", "order", "--field", "total:decimal(12,2)", "--ref", "users.user", "--field=s:text"],
+            argv.Call("add_resource", {"service": "orders", "resource": "order", "field": ["total:decimal(12,2)", "s:text"], "ref": ["users.user"]}),
+        ),
+        (["add-field", "orders.order", "a:text", "b:enum(x,y)"], argv.Call("add_field", {"target": "orders.order", "fields": ["a:text", "b:enum(x,y)"]})),
+        (["remove-field", "orders.order", "a", "--allow-drop"], argv.Call("remove_field", {"target": "orders.order", "name": "a", "allow_drop": True})),
     ],
 )  # fmt: skip
 def test_an_ordinary_command_line_is_parsed_without_typer(line: list[str], expected: argv.Call) -> None:
@@ -118,6 +124,9 @@ def test_an_ordinary_command_line_is_parsed_without_typer(line: list[str], expec
         ["status", "--debug"],
         ["attest", "5.9", "--by", "ann"],  # --note is required
         ["resolve", "--frobnicate"],
+        ["add-field", "orders.order"],  # no field
+        ["add-field", "orders.order", "n:integer:default=-1", "--allow-drop"],
+        ["remove-resource", "orders"],
         ["nonsense"],
     ],
 )
@@ -155,6 +164,8 @@ def _run(args: list[str], cwd: Path, *, parser: str) -> tuple[int, str, str]:
         ["status", "--explain", "9.9"],
         ["status", "--fail-under=99.5"],
         ["resolve", "README.md"],  # a usage problem the command finds: typer reports it
+        ["add-field", "users.item", "note:text"],
+        ["remove-field", "users.item", "name"],
         ["checklist", "validate"],
     ],
 )

@@ -87,6 +87,27 @@ COMMANDS: dict[str, Command] = {
     ),
     "add-service": Command("add_service", (Param("name", required=True), Param("calls", ("--calls",)), *_REGEN)),
     "remove-service": Command("remove_service", (Param("name", required=True), *_REGEN)),
+    "add-resource": Command(
+        "add_resource",
+        (
+            Param("service", required=True),
+            Param("resource", required=True),
+            Param("field", ("--field",), "many"),
+            Param("ref", ("--ref",), "many"),
+            Param("plural", ("--plural",)),
+            *_REGEN,
+        ),
+    ),
+    "add-field": Command(
+        "add_field", (Param("target", required=True), Param("fields", (), "many", required=True), *_REGEN)
+    ),
+    "remove-field": Command(
+        "remove_field", (Param("target", required=True), Param("name", required=True), _flag("allow_drop"), *_REGEN)
+    ),
+    "remove-resource": Command(
+        "remove_resource",
+        (Param("service", required=True), Param("resource", required=True), _flag("allow_drop"), *_REGEN),
+    ),
     "upgrade": Command("upgrade", (Param("set_", ("--set",), "many"), *_REGEN)),
     "resolve": Command("resolve", (Param("path", required=True), _flag("keep_mine"), _flag("take_theirs"), _PROJECT)),
     "status": Command(
@@ -100,6 +121,7 @@ COMMANDS: dict[str, Command] = {
             Param("fail_under", ("--fail-under",), "score"),
             Param("fail_on", ("--fail-on",), "choice", FAIL_ON),
             _PROJECT,
+            _flag("domain"),
         ),
     ),
     "attest": Command(
@@ -191,6 +213,16 @@ def parse(args: list[str]) -> Call | None:
         else:
             kwargs[param.dest] = value
     arguments = command.arguments
+    if arguments and arguments[-1].kind == "many":  # the last argument takes every word left (nargs=-1)
+        many = arguments[-1]
+        rest_words = positional[len(arguments) - 1 :]
+        positional = positional[: len(arguments) - 1]
+        arguments = arguments[:-1]
+        values = [_value(many, raw) for raw in rest_words]
+        if any(v is None for v in values):
+            return None
+        if values:
+            kwargs[many.dest] = values
     if len(positional) > len(arguments):
         return None
     for param, raw in zip(arguments, positional, strict=False):

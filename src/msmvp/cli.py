@@ -203,6 +203,84 @@ def remove_service(
     commands.remove_service(name, dry_run, allow_dirty, no_commit, project)
 
 
+AllowDrop = Annotated[
+    bool, typer.Option("--allow-drop", help="Allow dropping the table or column, and the data in it.")
+]
+
+
+@app.command("add-resource")
+def add_resource(
+    service: Annotated[str, typer.Argument(help="The service that owns it.", show_default=False)],
+    resource: Annotated[str, typer.Argument(help="The resource: a snake_case name, e.g. order.", show_default=False)],
+    field: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--field",
+            help="A field NAME:TYPE[(ARGS)][:required][:unique][:indexed][:default=V], e.g. total:decimal(12,2) "
+            "or status:enum(new,paid) (repeatable).",
+        ),
+    ] = None,
+    ref: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--ref",
+            help="A reference SERVICE.RESOURCE (or RESOURCE of the same service): a required <resource>_id; "
+            "the service is added to the calls (repeatable).",
+        ),
+    ] = None,
+    plural: Annotated[Optional[str], typer.Option(help="Its plural (table and URL), when not NAME+s.")] = None,
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Declare a resource of a service and re-render it (it replaces the default item). Exit 3 on conflicts."""
+    commands.add_resource(service, resource, field, ref, plural, dry_run, allow_dirty, no_commit, project)
+
+
+@app.command("add-field")
+def add_field(
+    target: Annotated[str, typer.Argument(help="SERVICE.RESOURCE, e.g. orders.order.", show_default=False)],
+    fields: Annotated[
+        list[str], typer.Argument(help="Fields NAME:TYPE[(ARGS)][:required]..., e.g. note:text.", show_default=False)
+    ],
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Add fields to a resource and re-render every layer of its service. Exit 3 on conflicts."""
+    commands.add_field(target, fields, dry_run, allow_dirty, no_commit, project)
+
+
+@app.command("remove-field")
+def remove_field(
+    target: Annotated[str, typer.Argument(help="SERVICE.RESOURCE, e.g. orders.order.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="The field to remove.", show_default=False)],
+    allow_drop: AllowDrop = False,
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Remove a field of a resource (needs --allow-drop: its column goes). Exit 3 on conflicts."""
+    commands.remove_field(target, name, allow_drop, dry_run, allow_dirty, no_commit, project)
+
+
+@app.command("remove-resource")
+def remove_resource(
+    service: Annotated[str, typer.Argument(help="The service that owns it.", show_default=False)],
+    resource: Annotated[str, typer.Argument(help="The resource to remove.", show_default=False)],
+    allow_drop: AllowDrop = False,
+    dry_run: DryRun = False,
+    allow_dirty: AllowDirty = False,
+    no_commit: NoCommit = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Remove a resource of a service (needs --allow-drop: its table goes). Exit 3 on conflicts."""
+    commands.remove_resource(service, resource, allow_drop, dry_run, allow_dirty, no_commit, project)
+
+
 @app.command("upgrade")
 def upgrade(
     set_: Annotated[
@@ -275,6 +353,10 @@ def status(
         Optional[Path],
         typer.Option(help="The project directory (default: the nearest one holding msmvp.yaml).", file_okay=False),
     ] = None,
+    domain: Annotated[
+        bool,
+        typer.Option("--domain", help="Print the domain instead: its resources and Mermaid ER diagrams (Markdown)."),
+    ] = False,
 ) -> None:
     """Checklist coverage of the repo, from the evidence in it as it is now.
 
@@ -282,7 +364,7 @@ def status(
     3 score below --fail-under, 4 an item at or above --fail-on not done, 5 both gates failed.
     """
     fail = fail_on.value if fail_on else None
-    commands.status(format_.value, output, explain, verify, checklist, fail_under, fail, project)
+    commands.status(format_.value, output, explain, verify, checklist, fail_under, fail, project, domain)
 
 
 @app.command("attest")

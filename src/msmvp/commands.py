@@ -225,6 +225,74 @@ def remove_service(
     _regen(project, lambda **kw: core(project, name, **kw), dry_run, allow_dirty, no_commit)
 
 
+def add_resource(
+    service: str,
+    resource: str,
+    field: list[str] | None = None,
+    ref: list[str] | None = None,
+    plural: str | None = None,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import add_resource as core
+
+    fields, refs = field or [], ref or []
+    _regen(
+        project,
+        lambda **kw: core(project, service, resource, fields, refs, plural, **kw),
+        dry_run,
+        allow_dirty,
+        no_commit,
+    )
+
+
+def add_field(
+    target: str,
+    fields: list[str],
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import add_field as core
+
+    _regen(project, lambda **kw: core(project, target, fields, **kw), dry_run, allow_dirty, no_commit)
+
+
+def remove_field(
+    target: str,
+    name: str,
+    allow_drop: bool = False,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import remove_field as core
+
+    drop = allow_drop
+    _regen(project, lambda **kw: core(project, target, name, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit)
+
+
+def remove_resource(
+    service: str,
+    resource: str,
+    allow_drop: bool = False,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    no_commit: bool = False,
+    project: Path = Path("."),
+) -> None:
+    from msmvp.grow_domain import remove_resource as core
+
+    drop = allow_drop
+    _regen(
+        project, lambda **kw: core(project, service, resource, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit
+    )
+
+
 def upgrade(
     set_: list[str] | None = None,
     dry_run: bool = False,
@@ -258,12 +326,16 @@ def status(
     fail_under: float | None = None,
     fail_on: str | None = None,
     project: Path | None = None,
+    domain: bool = False,
 ) -> None:
     from msmvp import console_status
     from msmvp import status as status_mod
 
     root = project if project is not None else status_mod.find_root(Path.cwd())
     _recover(root)
+    if domain:
+        _status_domain(root, output)
+        return
     # With --explain, --verify runs only that item's commands.
     only = guard(lambda: status_mod.resolve_item_id(root, checklist, explain)) if explain and verify else None
     report = guard(lambda: status_mod.compute(root, checklist_path=checklist, verify=verify, verify_only=only))
@@ -288,6 +360,23 @@ def status(
     if result.exit_code:
         console_status.gate_failed(result)
         raise SystemExit(result.exit_code)
+
+
+def _status_domain(root: Path, output: Path | None) -> None:
+    """``status --domain``: the domain as Markdown, with its Mermaid diagrams."""
+    from msmvp import console_status, domain_view
+    from msmvp import report as report_mod
+    from msmvp.domain import mermaid
+    from msmvp.manifest import load
+
+    manifest = guard(lambda: load(root))
+    view = domain_view.from_contexts(manifest.service_contexts(), mermaid(manifest.domain_input()))
+    text = "\n".join(domain_view.to_markdown(view, "#", f"{manifest.name}: domain"))
+    if output is not None:
+        guard(lambda: report_mod.write(output, text))
+        console_status.report_written(output, "markdown")
+    else:
+        console_status.raw(text)
 
 
 def attest(

@@ -131,6 +131,12 @@ def render_table(report: StatusReport, console: Console) -> None:
                     (s.remediation, "dim"),
                 )
             )
+    if report.domain.services:
+        console.print()
+        console.print(Text.assemble(("Domain", "bold"), ("  (the diagrams: msmvp status --domain)", "dim")))
+        width = max(len(s.name) for s in report.domain.services)
+        for svc in report.domain.services:
+            console.print(f"  {svc.name:<{width}}  {svc.describe()}", markup=False, highlight=False)
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
 

@@ -167,8 +167,12 @@ def parse_spec(name: str, spec: str) -> Field:
             data["max_length"] = args[0] if args else None
         else:
             raise DomainError(f"field {name!r}: type {kind} takes no arguments ({spec!r})", hint=_type_hint())
-    for mod in (m for m in (match["mods"] or "").split(":") if m):
+    mods = [m for m in (match["mods"] or "").split(":") if m]
+    for index, mod in enumerate(mods):
         key, eq, value = mod.partition("=")
+        if key == "default" and eq:  # the last modifier: a default may hold ':' (a time of day)
+            data["default"] = ":".join([value, *mods[index + 1 :]])
+            break
         if key in ("required", "unique", "indexed") and not eq:
             data[key] = True
         elif key == "optional" and not eq:
@@ -423,10 +427,16 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
             where = ("services", index, "resources", r_index)
             others = [r.name for r in declared or []]
             if others.count(res.name) > 1:
-                raise DomainError(f"service {name!r}: resource {res.name!r} is listed twice", loc=where)
+                raise DomainError(
+                    f"service {name!r}: resource {res.name!r} is listed twice", hint="rename or remove one", loc=where
+                )
             plurals = [r.plural_name for r in declared or []]
             if plurals.count(res.plural_name) > 1:
-                raise DomainError(f"service {name!r}: two resources have the plural {res.plural_name!r}", loc=where)
+                raise DomainError(
+                    f"service {name!r}: two resources have the plural {res.plural_name!r}",
+                    hint="give one of them another plural",
+                    loc=where,
+                )
             for f in res.fields:
                 if f.type != "ref":
                     continue
@@ -772,22 +782,32 @@ def primaries(services: list[tuple[str, list[str], list[Resource] | None]]) -> d
     return {name: primary_index(resolved[name]) or 0 for name, _, _ in services}
 
 
-def mermaid(services: list[tuple[str, list[str], list[Resource] | None]], service: str | None = None) -> str:
-    """A Mermaid entity-relationship diagram of one service (``service``) or of the references
-    across services (``None``)."""
-    resolved = resolve_all(services)
+def mermaid(
+    services: list[tuple[str, list[str], list[Resource] | None]],
+    service: str | None = None,
+    resolved: dict[str, list[Resource]] | None = None,
+) -> str:
+    """A Mermaid entity-relationship diagram of one service (``service``: its resources with
+    their fields, and the references they hold) or of the references across services (``None``:
+    every resource, and each reference from one service to another). An entity is
+    ``<service>_<resource>`` (a bare name may be a Mermaid keyword: ``end``, ``style``).
+    ``resolved``: :func:`resolve_all` of ``services``, when known."""
+    resolved = resolved if resolved is not None else resolve_all(services)
     lines = ["erDiagram"]
     names = [service] if service is not None else [n for n, _, _ in services]
+    if service is None:  # every entity, so a resource without references is on the diagram too
+        lines += [f"    {_entity(name, r.name)}" for name in names for r in resolved[name]]
     for name in names:
         for r in resolved[name]:
-            entity = _entity(name, r, qualified=service is None)
+            entity = _entity(name, r.name)
             if service is not None:
                 lines.append(f"    {entity} {{")
                 lines.append("        int id PK")
                 for f in r.fields:
                     key = " FK" if f.type == "ref" else (" UK" if f.unique else "")
                     kind = "int" if f.type == "ref" else f.type
-                    lines.append(f'        {kind} {f.name}{key} "{"required" if f.required else "optional"}"')
+                    attr = f"`{f.name}`" if f.name in ("pk", "fk", "uk") else f.name  # Mermaid's key words
+                    lines.append(f'        {kind} {attr}{key} "{"required" if f.required else "optional"}"')
                 lines.append("    }")
             for f in r.fields:
                 if f.type != "ref" or not f.ref:
@@ -796,15 +816,18 @@ def mermaid(services: list[tuple[str, list[str], list[Resource] | None]], servic
                 target_service = target_service or name
                 if service is None and target_service == name:
                     continue
-                if service is not None and target_service != name:
-                    target_entity = f"{target_service.replace('-', '_')}_{target}"
-                    lines.append(f'    {target_entity} ||--o{{ {entity} : "{f.name} (via API)"')
-                    continue
-                target_entity = _entity(target_service, Resource(target), qualified=service is None)
+                label = f.name if service is None or target_service == name else f"{f.name} (via API)"
                 card = "||--o{" if f.required else "|o--o{"
-                lines.append(f'    {target_entity} {card} {entity} : "{f.name}"')
+                lines.append(f'    {_entity(target_service, target)} {card} {entity} : "{label}"')
     return "\n".join(lines) + "\n"
 
 
-def _entity(service: str, r: Resource, qualified: bool) -> str:
-    return f"{service.replace('-', '_')}_{r.name}" if qualified else r.name
+def diagrams(services: list[tuple[str, list[str], list[Resource] | None]]) -> tuple[dict[str, str], str]:
+    """Each service's diagram (by name) and the diagram of the references across services."""
+    resolved = resolve_all(services)
+    own = {name: mermaid(services, name, resolved) for name, _, _ in services}
+    return own, mermaid(services, None, resolved)
+
+
+def _entity(service: str, resource: str) -> str:
+    return f"{service.replace('-', '_')}_{resource}"

@@ -65,6 +65,14 @@ class DomainError(MsmvpError):
         self.loc = loc
 
 
+class UnknownResourceError(DomainError):
+    """A resource (or field) name the service does not have."""
+
+
+class DropRefusedError(MsmvpError):
+    """A removal from the domain (a resource or field, and the data in it) without ``--allow-drop``."""
+
+
 class ChecklistError(MsmvpError):
     """A checklist file that is malformed; the message names file, line and item."""
 

@@ -33,12 +33,15 @@ def regenerate(
     dry_run: bool = False,
     allow_dirty: bool = False,
     commit: bool = True,
+    allow_drop: bool = False,
 ) -> regen.Outcome:
     """Re-render ``root`` for ``manifest`` and apply it with the merge rules.
 
     ``previous`` is the manifest on disk now: the items it satisfied are not reported as new.
     With ``allow_dirty``, the commit holds only msmvp's changes: a user's uncommitted edit stays
     uncommitted (merged into the working tree where msmvp also changed the file).
+    ``allow_drop``: the change may drop a resource's table or a field's column (and its data);
+    the domain commands pass it for a removal the user allowed with ``--allow-drop``.
     """
     git = gitops.is_repo(root)
     dirty: set[str] = set()

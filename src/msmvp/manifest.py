@@ -101,6 +101,7 @@ class Manifest:
         out = []
         resources = domain.contexts(self.domain_input())
         primaries = domain.primaries(self.domain_input())
+        diagrams, _ = domain.diagrams(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
@@ -115,6 +116,7 @@ class Manifest:
                     "resources": resources[svc.name],
                     "primary": resources[svc.name][primaries[svc.name]],
                     "test_data": domain.test_data(resources[svc.name]) if svc.resources else "",
+                    "diagram": diagrams[svc.name],  # Mermaid erDiagram of its resources
                 }
             )
         return out
@@ -200,6 +202,7 @@ class Manifest:
                 changed = True
             if entry.get("resources") != svc.get("resources"):
                 if "resources" in svc:
+                    entry.fa.set_block_style()  # `- {name: users}` would take the resources on one line
                     entry["resources"] = svc["resources"]
                 else:
                     entry.pop("resources", None)

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from msmvp import _resources, components, targets
+from msmvp import _resources, components, domain, targets
 from msmvp.errors import TemplateError
 from msmvp.manifest import Manifest
 from msmvp.options import resolve
@@ -173,6 +173,8 @@ def project_context(manifest: Manifest) -> dict[str, Any]:
         "msmvp_version": __version__,
         "python_version": locks.PYTHON_VERSION,
         "services": manifest.service_contexts(),
+        # Mermaid erDiagram of the references across services (project templates only: see targets).
+        "domain_diagram": domain.mermaid(manifest.domain_input()),
         **options,
         **components.exports(options),
         "parts": components.parts(options),

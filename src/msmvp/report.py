@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from msmvp import __version__
+from msmvp import __version__, domain_view
 from msmvp.status import ItemStatus, StatusReport
 
 SCHEMA = "msmvp-status/1"
@@ -104,6 +104,7 @@ def to_data(report: StatusReport) -> dict[str, Any]:
             "options_known": report.options_known,
             "options": dict(report.options),
             "services": list(report.services),
+            **({"domain": domain_view.to_data(report.domain)} if report.domain.services else {}),
         },
         "checklist": {"name": report.checklist.name, "items": len(report.checklist.items)},
         "verify": report.verify,
@@ -173,6 +174,8 @@ def to_markdown(report: StatusReport) -> str:
                 f" {s.item.effort_days:g} d | {s.level} | {_md_cell(note)} |"
             )
         lines.append("")
+    if report.domain.services:
+        lines += domain_view.to_markdown(report.domain)
     lines.append(f"<sub>msmvp {__version__} · {report.today.isoformat()} · `msmvp status --explain ID`</sub>")
     return "\n".join(lines) + "\n"
 

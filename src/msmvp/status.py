@@ -39,6 +39,7 @@ from typing import Any
 from msmvp import evidence
 from msmvp.attest import Attestation
 from msmvp.checklist import PRIORITY_WEIGHT, Checklist, CommandCheck, Item, matches
+from msmvp.domain_view import Domain
 from msmvp.evidence import CheckResult, DirSource
 
 LEVELS = ("n/a", "missing", "present", "configured", "verified", "attested")
@@ -141,6 +142,7 @@ class StatusReport:
     mvp_ready: bool
     notes: list[str]
     today: dt.date
+    domain: Domain = field(default_factory=Domain)  # empty without msmvp.yaml
 
     def item(self, item_id: str) -> ItemStatus:
         from msmvp.attest import find_item
@@ -170,6 +172,7 @@ class Project:
     has_manifest: bool
     checklist: Checklist
     notes: list[str]
+    domain: Domain = field(default_factory=Domain)
 
 
 def find_root(start: Path) -> Path:
@@ -206,12 +209,17 @@ def load_project(root: Path, checklist_path: Path | None = None) -> Project:
 
     notes: list[str] = []
     has_manifest = (root / manifest_mod.MANIFEST).is_file()
+    domain = Domain()
     if has_manifest:
+        from msmvp import domain_view
+        from msmvp.domain import mermaid
+
         manifest = manifest_mod.load(root)
         options = dict(manifest.options)
         services: list[dict[str, Any]] = manifest.service_contexts()
         name = manifest.name
         spec = manifest.checklist
+        domain = domain_view.from_contexts(services, mermaid(manifest.domain_input()))
     else:
         options = defaults()
         services = _discover_services(root)
@@ -227,7 +235,7 @@ def load_project(root: Path, checklist_path: Path | None = None) -> Project:
         checklist = checklist_mod.load(checklist_path)
     else:
         checklist = checklist_mod.load_named(spec, root)
-    return Project(root, name, options, has_manifest, services, has_manifest, checklist, notes)
+    return Project(root, name, options, has_manifest, services, has_manifest, checklist, notes, domain)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -536,6 +544,7 @@ def compute(
         mvp_ready=bool(critical) and all(s.done for s in critical),
         notes=notes,
         today=today,
+        domain=project.domain,
     )
 
 

@@ -40,6 +40,9 @@ SERVICES_DIR = "services"
 _CODE = ("render.py", "locks.py", "manifest.py", "components.py", "options.py", "targets.py")
 # The attributes of ``service`` that name other services, through which a loop may filter them.
 _RELATIONS = ("calls", "called_by")
+# Context values of the whole project's domain that only project templates read: a folder's
+# fingerprint leaves them out, and a service template file naming one is wide.
+PROJECT_ONLY = ("domain_diagram",)
 
 
 def prefix(name: str) -> str:
@@ -137,7 +140,11 @@ def _wide(templates: Sequence[_Template]) -> list[str]:
             texts = [src.relpath]
             if src.is_template:
                 texts.append((tpl.subdir / src.relpath).read_text(encoding="utf-8"))
-            if any("services" in text and not _uses_related_only(tpl.env.lex(text)) for text in texts):
+            if any(
+                ("services" in text and not _uses_related_only(tpl.env.lex(text)))
+                or any(k in text for k in PROJECT_ONLY)
+                for text in texts
+            ):
                 out.append(f"{tpl.name}:{src.relpath}")
     return out
 
@@ -153,7 +160,7 @@ class Fingerprints:
     def __init__(self, templates: Sequence[_Template], context: Mapping[str, Any]) -> None:
         digest = _digest(tuple(templates))
         self.wide = frozenset(_cached_wide(digest, templates))
-        base = {k: v for k, v in context.items() if k != "services"}
+        base = {k: v for k, v in context.items() if k != "services" and k not in PROJECT_ONLY}
         self._base = hashlib.sha256(digest.encode() + _json(base)).digest()
         self._services: Sequence[Mapping[str, Any]] = context["services"]
 
