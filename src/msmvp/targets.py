@@ -37,7 +37,16 @@ FORMAT = "msmvp-targets/1"
 SERVICES_DIR = "services"
 # msmvp's modules whose code decides what a service folder holds (the template context, the
 # render and path rules, the locks): a change of them renders every folder again.
-_CODE = ("render.py", "locks.py", "manifest.py", "components.py", "options.py", "targets.py")
+_CODE = (
+    "render.py",
+    "locks.py",
+    "manifest.py",
+    "components.py",
+    "options.py",
+    "targets.py",
+    "domain.py",
+    "migrations.py",
+)
 # The attributes of ``service`` that name other services, through which a loop may filter them.
 _RELATIONS = ("calls", "called_by")
 
