@@ -197,7 +197,9 @@ class History:
             "base_resources": resource_contexts(service, entries[0]["resources"]),
             "revisions": revisions,
             "migration_steps": steps,
+            # What the generated test's rows need besides ``from datetime import UTC, datetime``.
             "migration_imports": sorted({imp for s in steps for imp in s["imports"]}),
+            "migration_datetime": ["UTC", *sorted({"datetime"} | {n for s in steps for n in s["datetime"]})],
         }
 
 
@@ -743,4 +745,11 @@ def sample_step(service: str, data: list[dict[str, Any]], revision: str, index: 
             }
         )
     text = "\n".join(v for t in tables for v in t["row"] + t["columns"])
-    return {"revision": revision, "tables": tables, "imports": _imports([text])}
+    imports = _imports([text])
+    dates = [n.strip() for line in imports if line.startswith("from datetime") for n in line[21:].split(",")]
+    return {
+        "revision": revision,
+        "tables": tables,
+        "imports": [line for line in imports if not line.startswith("from datetime")],
+        "datetime": dates,
+    }
