@@ -280,6 +280,11 @@ def diff(
     old = {c["table"]: c for c in resource_contexts(service, before)}
     new = {c["table"]: c for c in resource_contexts(service, after)}
     ops: list[dict[str, Any]] = []
+    # The placeholder goes first: a declared resource may take its table's name (users.user).
+    for table, res in list(old.items()):
+        if res["default"] and not (table in new and new[table]["default"]):
+            ops.append({"op": "drop_table", "resource": res, "check_empty": not allow_drop})
+            del old[table]
     for table, res in new.items():
         if table not in old:
             ops.append({"op": "create_table", "resource": res})
@@ -291,12 +296,12 @@ def diff(
     for table, res in reversed(list(old.items())):
         if table in new:
             continue
-        if not res["default"] and not allow_drop:
+        if not allow_drop:
             raise DomainError(
                 f"removing {service}.{res['name']} drops its table {table} and every row in it",
                 hint="pass --allow-drop to drop it (the migration says so), or keep the resource",
             )
-        ops.append({"op": "drop_table", "resource": res, "check_empty": not allow_drop})
+        ops.append({"op": "drop_table", "resource": res, "check_empty": False})
     return ops
 
 
