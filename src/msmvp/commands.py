@@ -236,8 +236,13 @@ def upgrade(
     from msmvp.grow import parse_settings
     from msmvp.grow import upgrade as core
 
-    settings = parse_settings(set_ or [])
-    _regen(project, lambda **kw: core(project, settings, allow_drop=allow_drop, **kw), dry_run, allow_dirty, no_commit)
+    _regen(
+        project,
+        lambda **kw: core(project, parse_settings(set_ or []), allow_drop=allow_drop, **kw),
+        dry_run,
+        allow_dirty,
+        no_commit,
+    )
 
 
 def resolve(path: str, keep_mine: bool = False, take_theirs: bool = False, project: Path = Path(".")) -> None:

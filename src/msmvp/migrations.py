@@ -163,6 +163,11 @@ class History:
             if not entries:
                 out[name] = [_base(resolved[name])]
                 continue
+            if len(entries) == 1 and _placeholder(entries[0]["resources"]) and _placeholder(now):
+                # A service that never declared resources: its placeholder's reference columns
+                # follow its calls in 0001, as before there was a history.
+                out[name] = [_base(resolved[name])]
+                continue
             entries = list(entries)
             head = _component_head(manifest.options)
             if len(entries) > 1 and head > max(_ancestors(entries)):
@@ -201,6 +206,10 @@ class History:
             "migration_imports": sorted({imp for s in steps for imp in s["imports"]}),
             "migration_datetime": ["UTC", *sorted({"datetime"} | {n for s in steps for n in s["datetime"]})],
         }
+
+
+def _placeholder(data: list[dict[str, Any]]) -> bool:
+    return all(entry.get("default") for entry in data)
 
 
 def _base(resources: list[domain.Resource]) -> dict[str, Any]:

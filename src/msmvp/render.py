@@ -190,7 +190,7 @@ def project_context(manifest: Manifest, history: migrations.History | None = Non
 def render(manifest: Manifest, history: migrations.History | None = None) -> list[PlannedFile]:
     """Render every file of the project described by ``manifest``, sorted by path: the
     templates' files plus a lock beside each requirements file (:mod:`msmvp.locks`)."""
-    return render_project(manifest, history=history).files
+    return _render_project(manifest, None, None, history).files
 
 
 @dataclass(frozen=True)
