@@ -233,3 +233,16 @@ def test_a_project_without_a_history_file_takes_its_rendered_domain_as_base(tmp_
     outcome = grow.upgrade(shop)
     assert outcome.plan.noop
     assert not (shop / migrations.HISTORY).exists()
+
+
+def test_a_component_revision_chosen_later_is_merged_after_the_services_own(shop: Path) -> None:
+    _edit(shop, "orders", lambda s: s["resources"][0]["fields"].update({"note": "text"}))
+    grow.upgrade(shop)
+    grow.upgrade(shop, {"messaging": "rabbitmq"})
+    versions = _versions(shop, "orders")
+    assert "0003_events.py" in versions  # the messaging component's own revision, after 0002
+    merge = versions["0006_follow_0003.py"]
+    assert 'down_revision: str | Sequence[str] | None = ("0005", "0003")' in merge
+    assert "import sqlalchemy" not in merge  # nothing to do but join the two lines: ruff-clean
+    # One head again: the generated test upgrades through every revision to it, rows in the tables.
+    _rows_tests(shop, "orders", "rows and not postgresql")

@@ -628,6 +628,8 @@ def revision_context(service: str, before: list[dict[str, Any]], entry: dict[str
         "upgrade": "\n".join(checks + up) or "    pass",
         "downgrade": "\n".join(down) or "    pass",
         "imports": _imports(up + down),
+        "uses_sa": any("sa." in line for line in checks + up + down),
+        "uses_op": any("op." in line for line in checks + up + down),
         "check_empty": [op["resource"]["table"] for op in ops if op["op"] == "drop_table" and op["check_empty"]],
     }
 
