@@ -239,8 +239,8 @@ def test_a_component_revision_chosen_later_is_merged_after_the_services_own(shop
 # Until the models follow the declared resources, the schema the migrations build is compared with
 # a metadata built from the resource contexts as the models declare them (docs/templates.md): id,
 # each field's column (type, nullable, unique, index; a local reference's foreign key; an enum's
-# check named <field>_values), created_at, updated_at, version. In the generated service, with its
-# conftest's databases: a SQLite file and the tests' PostgreSQL.
+# check named <field>_values), created_at, updated_at, version; then every revision is undone. In
+# the generated service, with its conftest's databases: a SQLite file and the tests' PostgreSQL.
 PROBE = """
 import asyncio
 import json
@@ -282,28 +282,31 @@ def declared() -> sa.MetaData:
     return md
 
 
-def _diff(url: str) -> list[Any]:
-    async def run() -> list[Any]:
+def _look(url: str, look: Any) -> Any:
+    async def run() -> Any:
         engine = create_engine(normalize_url(url))
         try:
             async with engine.connect() as connection:
-                return await connection.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), declared()))
+                return await connection.run_sync(look)
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
 
 
-def test_probe_sqlite(tmp_path, migrate):
-    url = f"sqlite:///{{tmp_path / 'probe.db'}}"
+def _check(url: str, migrate: Any) -> None:
     migrate(url)
-    assert _diff(url) == []
+    assert _look(url, lambda c: compare_metadata(MigrationContext.configure(c), declared())) == []
+    migrate(url, "base", down=True)  # every revision undone
+    assert _look(url, lambda c: sa.inspect(c).get_table_names()) == ["alembic_version"]
+
+
+def test_probe_sqlite(tmp_path, migrate):
+    _check(f"sqlite:///{{tmp_path / 'probe.db'}}", migrate)
 
 
 def test_probe_postgresql(make_postgres_database, migrate):
-    url = make_postgres_database("probe")
-    migrate(url)
-    assert _diff(url) == []
+    _check(make_postgres_database("probe"), migrate)
 """
 
 EVERY_TYPE = {
