@@ -32,6 +32,10 @@ from typing import Any
 
 from msmvp.errors import DomainError
 
+# Declared resources render models, schemas, routes and migrations, but the generated tests,
+# OpenAPI contract, gRPC contract and events still cover only the default item: until they do,
+# a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
+PREVIEW = "domain"
 TYPES = (
     "string",
     "text",
@@ -297,6 +301,8 @@ def _check_field(f: Field) -> None:
         raise DomainError(f"field {f.name!r}: precision and scale apply to decimals, not {f.type}")
     if f.type == "decimal" and not (0 <= f.digits[1] < f.digits[0] <= 38):
         raise DomainError(f"field {f.name!r}: decimal({f.digits[0]},{f.digits[1]}) needs 0 <= scale < precision <= 38")
+    if f.type in ("boolean", "enum") and f.unique:
+        raise DomainError(f"field {f.name!r}: a {f.type} field cannot be unique", hint="it has too few values")
     if f.type in ("json", "text") and (f.unique or f.indexed):
         raise DomainError(f"field {f.name!r}: a {f.type} field cannot be unique or indexed", hint="use string(N)")
 
@@ -447,6 +453,21 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
                         loc=loc,
                     )
     _check_cycles(services, resolved)
+    for name, _, declared in services:
+        if declared and primary_index(declared) is None:
+            raise DomainError(
+                f"service {name!r}: every resource requires another of the same service, in a cycle",
+                hint="make one of those references optional, or none could ever be created",
+            )
+
+
+def primary_index(resources: list[Resource]) -> int | None:
+    """The first resource that can be created alone (no required reference within its service):
+    the one the generated tests, the gateway's checks and the load test use."""
+    for index, r in enumerate(resources):
+        if not any(f.type == "ref" and f.required and f.ref and "." not in f.ref for f in r.fields):
+            return index
+    return None
 
 
 def _check_cycles(
@@ -493,8 +514,8 @@ _URL = r"^https?://[^\s/$.?#][^\s]*$"
 
 
 def _py(v: Any) -> str:
-    """A Python literal of a JSON value."""
-    return repr(v)
+    """A Python literal of a JSON value (strings double-quoted, as the formatter writes them)."""
+    return json.dumps(v) if isinstance(v, str) else repr(v)
 
 
 def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -> dict[str, Any]:
@@ -535,9 +556,44 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
         }
     else:
         ctx["ref"] = None
+    ctx["filter_type"] = {"enum": annotation, "ref": "int", "datetime": "datetime"}.get(f.type, py)
     ctx["example"] = _example(f, 1)
     ctx["example_other"] = _example(f, 2)
+    ctx["invalid"] = _invalid(f)
+    ctx["example_py"] = py_literal(ctx["example"])
+    ctx["example_other_py"] = py_literal(ctx["example_other"])
+    ctx["invalid_py"] = py_literal(ctx["invalid"])
     return ctx
+
+
+def _invalid(f: Field) -> Any:
+    """A JSON value the input schema refuses for ``f``."""
+    if f.type in ("string", "text"):
+        return "x" * (f.length + 1)
+    return {
+        "integer": "many",
+        "decimal": "lots",
+        "boolean": "maybe",
+        "date": "not a date",
+        "datetime": "2026-01-01T10:00:00",  # no offset: only aware times are taken
+        "uuid": "not-a-uuid",
+        "email": "not an email",
+        "url": "ftp://example.com/",
+        "enum": "none-of-them",
+        "json": "not an object",
+        "ref": 0,
+    }[f.type]
+
+
+def py_literal(value: Any) -> str:
+    """``value`` (JSON data) as a Python literal the formatter leaves as it is."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {py_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(py_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
 
 
 def _default_py(f: Field) -> str | None:
@@ -653,6 +709,8 @@ def path_of(service: str, r: Resource) -> str:
 
 def resource_context(service: str, r: Resource, resolved: dict[str, list[Resource]]) -> dict[str, Any]:
     fields = [field_context(f, service, resolved) for f in r.fields]
+    example = {f["name"]: f["example"] for f in fields if f["required"] or f["type"] != "ref"}
+    other = {f["name"]: f["example_other"] for f in fields if f["required"] or f["type"] != "ref"}
     return {
         "name": r.name,
         "plural": "items" if r.default else r.plural_name,
@@ -664,8 +722,16 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         "fields": fields,
         "refs": [f for f in fields if f["ref"]],
         "remote_refs": [f for f in fields if f["ref"] and not f["ref"]["local"]],
-        "example": {f["name"]: f["example"] for f in fields if f["required"] or f["type"] != "ref"},
-        "example_other": {f["name"]: f["example_other"] for f in fields if f["required"] or f["type"] != "ref"},
+        "example": example,
+        "example_other": other,
+        # Three valid bodies whose unique fields differ (references: required ones only).
+        "examples_py": [
+            py_literal({f.name: _example(f, n) for f in r.fields if f.required or f.type != "ref"}) for n in (1, 2, 3)
+        ],
+        "example_py": py_literal(example),
+        "example_other_py": py_literal(other),
+        # The field a partial update (PATCH) changes in the tests: the first that is not a reference.
+        "patch_field": next((f for f in fields if not f["ref"]), fields[0]),
     }
 
 
@@ -673,6 +739,12 @@ def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> di
     """Each service's ``resources`` as the templates see them."""
     resolved = resolve_all(services)
     return {name: [resource_context(name, r, resolved) for r in resolved[name]] for name, _, _ in services}
+
+
+def primaries(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, int]:
+    """Each service's primary resource (:func:`primary_index`), by index."""
+    resolved = resolve_all(services)
+    return {name: primary_index(resolved[name]) or 0 for name, _, _ in services}
 
 
 def mermaid(services: list[tuple[str, list[str], list[Resource] | None]], service: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -80,8 +81,17 @@ class Manifest:
         return [(s.name, list(s.calls), s.resources) for s in self.services]
 
     def check_domain(self) -> None:
-        """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built."""
+        """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built, or
+        when resources are declared outside the preview (:data:`domain.PREVIEW`)."""
         domain.check(self.domain_input())
+        declared = next((i for i, s in enumerate(self.services) if s.resources is not None), None)
+        if declared is not None and os.environ.get("MSMVP_PREVIEW") != domain.PREVIEW:
+            raise DomainError(
+                "declared resources are a preview: their services' generated tests and OpenAPI contract"
+                " do not cover them yet",
+                hint=f"to try them anyway, set MSMVP_PREVIEW={domain.PREVIEW}",
+                loc=("services", declared, "resources"),
+            )
 
     def model_copy(self, deep: bool = False) -> Manifest:
         return copy.deepcopy(self) if deep else copy.copy(self)
@@ -90,6 +100,7 @@ class Manifest:
         """The ``services`` list every template sees (see docs/templates.md)."""
         out = []
         resources = domain.contexts(self.domain_input())
+        primaries = domain.primaries(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
@@ -102,6 +113,7 @@ class Manifest:
                     "calls": list(svc.calls),
                     "called_by": [s.name for s in self.services if svc.name in s.calls],
                     "resources": resources[svc.name],
+                    "primary": resources[svc.name][primaries[svc.name]],
                 }
             )
         return out
