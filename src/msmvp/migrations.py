@@ -422,6 +422,11 @@ def _names(table: str, f: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _indexed(f: dict[str, Any]) -> bool:
+    """Whether the models give ``f`` an index: a unique field has its unique constraint instead."""
+    return bool(f["indexed"] and not f["unique"])
+
+
 def create_table(res: dict[str, Any], indent: int = 4) -> list[str]:
     """``op.create_table`` of a resource (as the models declare it: id, fields, timestamps,
     version; foreign keys of its local references, unique fields, enum checks) and its indexes."""
@@ -433,17 +438,17 @@ def create_table(res: dict[str, Any], indent: int = 4) -> list[str]:
         n = _names(table, f)
         if _fk(f):
             args.append(f'sa.ForeignKeyConstraint([{_q(f["name"])}], ["{_fk(f)}.id"], name=op.f({_q(n["fk"])}))')
-        if f["unique"] and not f["indexed"]:
+        if f["unique"]:
             args.append(f"sa.UniqueConstraint({_q(f['name'])}, name=op.f({_q(n['uq'])}))")
         if f["check"]:
             args.append(f"sa.CheckConstraint({_q(f['check'])}, name=op.f({_q(n['ck'])}))")
     lines = _call(indent, "op.create_table", args)
     for f in res["fields"]:
-        if f["indexed"]:
+        if _indexed(f):
             lines += _call(
                 indent,
                 "op.create_index",
-                [f"op.f({_q(_names(table, f)['ix'])})", _q(table), f"[{_q(f['name'])}]", f"unique={f['unique']}"],
+                [f"op.f({_q(_names(table, f)['ix'])})", _q(table), f"[{_q(f['name'])}]", "unique=False"],
             )
     return lines
 
@@ -452,7 +457,7 @@ def drop_table(res: dict[str, Any], indent: int = 4) -> list[str]:
     table = res["table"]
     lines = []
     for f in reversed(res["fields"]):
-        if f["indexed"]:
+        if _indexed(f):
             lines += _call(indent, "op.drop_index", [f"op.f({_q(_names(table, f)['ix'])})", f"table_name={_q(table)}"])
     return [*lines, f"{' ' * indent}op.drop_table({_q(table)})"]
 
@@ -463,23 +468,23 @@ def _constraints_up(table: str, f: dict[str, Any]) -> list[str]:
     out = []
     if _fk(f):
         out.append(f'{pad}batch.create_foreign_key(op.f({_q(n["fk"])}), "{_fk(f)}", [{col}], ["id"])')
-    if f["unique"] and not f["indexed"]:
+    if f["unique"]:
         out.append(f"{pad}batch.create_unique_constraint(op.f({_q(n['uq'])}), [{col}])")
     if f["check"]:
         out.append(f"{pad}batch.create_check_constraint(op.f({_q(n['ck'])}), {_q(f['check'])})")
-    if f["indexed"]:
-        out.append(f"{pad}batch.create_index(op.f({_q(n['ix'])}), [{col}], unique={f['unique']})")
+    if _indexed(f):
+        out.append(f"{pad}batch.create_index(op.f({_q(n['ix'])}), [{col}], unique=False)")
     return out
 
 
 def _constraints_down(table: str, f: dict[str, Any]) -> list[str]:
     n, pad = _names(table, f), " " * 8
     out = []
-    if f["indexed"]:
+    if _indexed(f):
         out.append(f"{pad}batch.drop_index(op.f({_q(n['ix'])}))")
     if f["check"]:
         out.append(f'{pad}batch.drop_constraint(op.f({_q(n["ck"])}), type_="check")')
-    if f["unique"] and not f["indexed"]:
+    if f["unique"]:
         out.append(f'{pad}batch.drop_constraint(op.f({_q(n["uq"])}), type_="unique")')
     if _fk(f):
         out.append(f'{pad}batch.drop_constraint(op.f({_q(n["fk"])}), type_="foreignkey")')
@@ -699,17 +704,7 @@ def literal(kind: str, value: Any) -> str:
         return f"datetime.fromisoformat({_q(str(value))})"
     if kind == "uuid":
         return f"UUID({_q(str(value))})"
-    return _py(value)
-
-
-def _py(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_q(str(k))}: {_py(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_py(v) for v in value) + "]"
-    if isinstance(value, str):
-        return _q(value)
-    return repr(value)
+    return domain.py_literal(value)
 
 
 def _sample(f: dict[str, Any], n: int) -> Any:
