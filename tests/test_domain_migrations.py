@@ -232,8 +232,8 @@ def test_a_component_revision_chosen_later_is_merged_after_the_services_own(shop
     merge = versions["0006_follow_0003.py"]
     assert 'down_revision: str | Sequence[str] | None = ("0005", "0003")' in merge
     assert "import sqlalchemy" not in merge  # nothing to do but join the two lines: ruff-clean
-    # One head again: the generated test upgrades through every revision to it, rows in the tables.
-    _rows_tests(shop, "orders", "rows and not postgresql")
+    # One head again: `alembic upgrade head` runs every revision, the component's and the service's.
+    assert "note" in _columns(shop, "orders", "orders")
 
 
 EVERY_TYPE = {
