@@ -17,6 +17,7 @@ unless ``allow_drop``.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import itertools
 import json
 import re
@@ -66,8 +67,14 @@ def from_snapshot(data: list[dict[str, Any]]) -> list[domain.Resource]:
 
 def resource_contexts(service: str, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A snapshot as the templates see ``service.resources``, in the order its tables are created
-    (a table after the tables of the same service it references)."""
-    resources = from_snapshot(data)
+    (a table after the tables of the same service it references). The same list for the same
+    snapshot: a render reads each several times, and nothing changes it."""
+    return _resource_contexts(service, json.dumps(data, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _resource_contexts(service: str, key: str) -> list[dict[str, Any]]:
+    resources = from_snapshot(json.loads(key))
     resolved: dict[str, list[domain.Resource]] = {service: resources}
     for r in resources:
         for f in r.fields:
