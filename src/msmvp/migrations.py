@@ -333,7 +333,7 @@ def _table_changes(service: str, old: dict[str, Any], new: dict[str, Any], allow
             continue
         if f["required"] and not f["has_default"]:
             raise DomainError(
-                f"{where}.{name} is required and has no default: the rows {old['table']} may hold would have no value",
+                f"{where}.{name} is required and has no default: the rows already in table {old['table']} would have none",
                 hint=f"give it a default ({name}:TYPE:required:default=VALUE) or make it optional",
             )
         changes.append({"kind": "add", "field": f})
