@@ -161,8 +161,9 @@ def test_the_placeholder_is_replaced_only_when_its_table_is_empty(tmp_path: Path
     (text,) = [t for name, t in _versions(shop, "users").items() if name.startswith("0005_")]
     assert "The table users is dropped only if it is empty" in text
     assert "raise RuntimeError" in text
-    # The generated test inserts a row in the placeholder, sees the upgrade stop, empties it, goes on.
-    _rows_tests(shop, "users", "rows and not postgresql")
+    # The generated test inserts a row in the placeholder, sees the upgrade stop, empties it, goes
+    # on; downgrading to base brings the placeholder's table back before dropping it.
+    _migration_tests(shop, "users")
 
 
 BASE = [{"name": "order", "fields": {"total": "decimal(10,2):required", "code": "string(20)", "state": "enum(a,b)"}}]
@@ -206,6 +207,19 @@ def test_widening_changes_are_migrated_both_ways(after: list[dict[str, Any]], co
     revision = migrations.revision_context("orders", BASE, entry)
     assert code in revision["upgrade"]
     assert "batch.alter_column" in revision["downgrade"] or "batch.drop_index" in revision["downgrade"]
+
+
+def test_a_rename_is_a_remove_and_an_add_that_says_the_data_goes() -> None:
+    after = [{"name": "order", "fields": {**BASE[0]["fields"], "label": "string(20)"}}]
+    del after[0]["fields"]["code"]
+    with pytest.raises(DomainError, match=r"removing orders\.order\.code"):
+        migrations.diff("orders", BASE, after, allow_drop=False)
+    entry = {"revision": "0005", "down": "0002", "slug": "rename", "resources": after, "allow_drop": True}
+    revision = migrations.revision_context("orders", BASE, entry)
+    assert 'batch.add_column(sa.Column("label", sa.String(length=20), nullable=True))' in revision["upgrade"]
+    assert 'batch.drop_column("code")' in revision["upgrade"]
+    assert "Drops data (--allow-drop): the column orders.code and its values." in revision["doc"]
+    assert 'batch.add_column(sa.Column("code", sa.String(length=20), nullable=True))' in revision["downgrade"]
 
 
 def test_a_project_without_a_history_file_takes_its_rendered_domain_as_base(tmp_path: Path) -> None:
