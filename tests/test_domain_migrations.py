@@ -182,6 +182,8 @@ def _with(**fields: Any) -> list[dict[str, Any]]:
         (_with(total="decimal(10,3):required"), r"orders\.order\.total: .* could not hold every value"),
         (_with(state="enum(a,c)"), r"an enum value it may hold would be removed"),
         (_with(code="string(20):required"), r"orders\.order\.code becomes required"),
+        (_with(qty="integer:required:unique:default=1"), r"qty is required and unique: the rows .* its one default"),
+        (_with(code="string(20):required:unique:default=x"), r"code becomes required and is unique"),
         ([], r"removing orders\.order drops its table orders"),
     ],
 )

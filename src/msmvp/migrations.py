@@ -69,7 +69,7 @@ def resource_contexts(service: str, data: list[dict[str, Any]]) -> list[dict[str
     """A snapshot as the templates see ``service.resources``, in the order its tables are created
     (a table after the tables of the same service it references). The same list for the same
     snapshot: a render reads each several times, and nothing changes it."""
-    return _resource_contexts(service, json.dumps(data, sort_keys=True))
+    return _resource_contexts(service, json.dumps(data))  # key order kept: it is the fields' order
 
 
 @functools.lru_cache(maxsize=4096)
@@ -336,6 +336,12 @@ def _table_changes(service: str, old: dict[str, Any], new: dict[str, Any], allow
                 f"{where}.{name} is required and has no default: the rows already in table {old['table']} would have none",
                 hint=f"give it a default ({name}:TYPE:required:default=VALUE) or make it optional",
             )
+        if f["required"] and f["unique"]:
+            raise DomainError(
+                f"{where}.{name} is required and unique: the rows already in table {old['table']} would all get"
+                " its one default",
+                hint="add it optional, fill in distinct values, then make it required",
+            )
         changes.append({"kind": "add", "field": f})
     for name, f in before.items():
         if name not in after:
@@ -364,6 +370,11 @@ def _alter(where: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
         raise DomainError(
             f"{where}.{name} becomes required: the rows without a value would have none",
             hint=f"give it a default, which those rows get ({name}:...:required:default=VALUE)",
+        )
+    if old["nullable"] and not new["nullable"] and new["unique"]:
+        raise DomainError(
+            f"{where}.{name} becomes required and is unique: the rows without a value would all get its one default",
+            hint="fill in distinct values first (a data migration of your own), then make it required",
         )
     return {"kind": "alter", "old": old, "field": new}
 
@@ -718,7 +729,8 @@ def _sample(f: dict[str, Any], n: int) -> Any:
     """The JSON value of ``f`` in the sample row of step ``n`` (each step's differs: unique fields)."""
     kind, name = f["type"], f["name"]
     if kind in ("string", "text"):
-        return (f"{name} {n}" if kind == "string" else f"Some {name}, number {n}.")[: f["max_length"]]
+        # The step's number first: a short unique string still differs from step to step.
+        return (f"{n} {name}" if kind == "string" else f"{n}: some {name}.")[: f["max_length"]]
     day = _dt.date(2026, 1, 1) + _dt.timedelta(days=n - 1)
     samples: dict[str, Any] = {
         "email": f"person{n}@example.com",
