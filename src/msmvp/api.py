@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from msmvp import __version__, _apply, evidence, pipeline, provenance, render
+from msmvp import __version__, _apply, evidence, migrations, pipeline, provenance, render
 from msmvp import checklist as checklist_mod
 from msmvp import options as options_mod
 from msmvp._apply import check_target
@@ -134,6 +134,7 @@ def new_project(
     extra = {
         MANIFEST: manifest.to_yaml().encode(),
         provenance.PROVENANCE: generation.provenance(),
+        migrations.HISTORY: migrations.History.initial(manifest).dump(),
     }
     if checklist is not None:
         extra[CUSTOM_CHECKLIST] = checklist.read_bytes()
@@ -162,7 +163,7 @@ def _ticker(results: list[evidence.ItemResult], reporter: Reporter) -> Callable[
     by_id = {r.item.id: r for r in results}
 
     def written(path: str) -> None:
-        if path in (MANIFEST, provenance.PROVENANCE, CUSTOM_CHECKLIST):
+        if path in (MANIFEST, provenance.PROVENANCE, CUSTOM_CHECKLIST, migrations.HISTORY):
             return
         reporter.file_written(path)
         for item_id in waiting.get(path, ()):

@@ -299,11 +299,18 @@ def upgrade(
     allow_dirty: bool = False,
     no_commit: bool = False,
     project: Path = Path("."),
+    allow_drop: bool = False,
 ) -> None:
     from msmvp.grow import parse_settings
     from msmvp.grow import upgrade as core
 
-    _regen(project, lambda **kw: core(project, parse_settings(set_ or []), **kw), dry_run, allow_dirty, no_commit)
+    _regen(
+        project,
+        lambda **kw: core(project, parse_settings(set_ or []), allow_drop=allow_drop, **kw),
+        dry_run,
+        allow_dirty,
+        no_commit,
+    )
 
 
 def resolve(path: str, keep_mine: bool = False, take_theirs: bool = False, project: Path = Path(".")) -> None:

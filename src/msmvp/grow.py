@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from msmvp import __version__, _apply, evidence, gitops, pipeline, provenance, regen
+from msmvp import __version__, _apply, evidence, gitops, migrations, pipeline, provenance, regen
 from msmvp import options as options_mod
 from msmvp.checklist import Checklist, load_named
 from msmvp.errors import (
@@ -40,8 +40,9 @@ def regenerate(
     ``previous`` is the manifest on disk now: the items it satisfied are not reported as new.
     With ``allow_dirty``, the commit holds only msmvp's changes: a user's uncommitted edit stays
     uncommitted (merged into the working tree where msmvp also changed the file).
-    ``allow_drop``: the change may drop a resource's table or a field's column (and its data);
-    the domain commands pass it for a removal the user allowed with ``--allow-drop``.
+    A service whose resources changed gets a migration (:mod:`msmvp.migrations`), recorded in the
+    domain history written with the manifest; ``allow_drop`` lets it drop a field or resource.
+    The domain commands pass ``allow_drop`` for a removal the user allowed with ``--allow-drop``.
     """
     git = gitops.is_repo(root)
     dirty: set[str] = set()
@@ -53,11 +54,17 @@ def regenerate(
             raise DirtyTreeError(f"uncommitted changes in {', '.join(listed[:3])}{more}")
     checklist = load_named(manifest.checklist, root)
     old = provenance.load_full(root)
-    generation = pipeline.regenerate(manifest, checklist, old, root)
-    changes = regen.plan(root, generation.rendered, old, pipeline.render_map, generation.reused)
+    history, stored = load_history(root, old, previous)
+    # Before anything is rendered or written: a change that would lose rows is refused here.
+    history = history.advance(manifest, allow_drop)
+    generation = pipeline.regenerate(manifest, checklist, old, root, history)
+    changes = regen.plan(root, generation.rendered, old, lambda m: pipeline.render_map(m, history), generation.reused)
     manifest_bytes = manifest.to_yaml_over(_read_text(root / MANIFEST)).encode()
     prov = generation.provenance(regen.kept_records(changes))
+    # A project without the file (made before it existed) gets it with its first revision.
+    history_bytes = history.dump() if stored or history.has_revisions() else None
     meta_changed = _read(root / MANIFEST) != manifest_bytes or _read(root / provenance.PROVENANCE) != prov
+    meta_changed = meta_changed or (history_bytes is not None and _read(root / migrations.HISTORY) != history_bytes)
     plan = regen.Plan(changes, manifest_bytes, prov, meta_changed)
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
@@ -68,6 +75,8 @@ def regenerate(
         content = None if c.action == "delete" else c.after
         writes.append(_apply.Write(c.target, content, (executable[c.path] or None) if c.action == "create" else None))
     writes += [_apply.Write(MANIFEST, manifest_bytes), _apply.Write(provenance.PROVENANCE, prov)]
+    if history_bytes is not None:
+        writes.append(_apply.Write(migrations.HISTORY, history_bytes))
     # The tree after is the tree before with the writes made (both paths of a link that was followed).
     written: dict[str, bytes | None] = {w.path: w.content for w in writes}
     written.update({c.path: (None if c.action == "delete" else c.after) for c in plan.effective})
@@ -88,6 +97,18 @@ def regenerate(
             root, [(c.target, c.base or b"", c.before or b"", c.theirs or b"") for c in marked if c.before is not None]
         )
     return outcome
+
+
+def load_history(root: Path, old: provenance.Provenance | None, previous: Manifest) -> tuple[migrations.History, bool]:
+    """The project's domain history and whether it has its file; without it, the history of the
+    manifest its files were last rendered from (the provenance's inputs, else ``previous``)."""
+    rendered_from = previous
+    if old is not None and old.inputs:
+        try:
+            rendered_from = Manifest.model_validate(old.inputs)
+        except Exception:  # inputs of another msmvp: the manifest on disk stands in
+            rendered_from = previous
+    return migrations.History.load(root, rendered_from)
 
 
 def _operation(message: str) -> str:
@@ -274,7 +295,9 @@ def resolve(root: Path, path: str, choice: str) -> Resolved:
         raise ValueError(choice)
     manifest = load(root)
     rel = _project_path(root, path)
-    generation = pipeline.generate(manifest, load_named(manifest.checklist, root))
+    old_prov = provenance.load_full(root)
+    history = load_history(root, old_prov, manifest)[0]
+    generation = pipeline.generate(manifest, load_named(manifest.checklist, root), history)
     theirs = generation.rendered.get(rel)
     record = generation.record(rel)
     old = provenance.load_full(root)

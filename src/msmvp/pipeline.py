@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from msmvp import __version__, evidence, provenance, render
+from msmvp import __version__, evidence, migrations, provenance, render
 from msmvp.checklist import Checklist
 from msmvp.manifest import Manifest
 from msmvp.provenance import Provenance, Record
@@ -49,19 +49,26 @@ class Generation:
         return None
 
 
-def generate(manifest: Manifest, checklist: Checklist) -> Generation:
-    """Render the project for ``manifest`` and evaluate ``checklist`` against the rendered files."""
-    rendered = render.render_project(manifest)
+def generate(manifest: Manifest, checklist: Checklist, history: migrations.History | None = None) -> Generation:
+    """Render the project for ``manifest`` (and its domain ``history``) and evaluate ``checklist``
+    against the rendered files."""
+    rendered = render.render_project(manifest, history=history)
     source = evidence.MemorySource({f.path: f.content for f in rendered.files})
     results = evidence.evaluate_all(checklist, manifest.options, manifest.service_contexts(), source)
     return _generation(manifest, rendered, results, evidence.items_by_file(results))
 
 
-def regenerate(manifest: Manifest, checklist: Checklist, previous: Provenance | None, root: Path) -> Generation:
+def regenerate(
+    manifest: Manifest,
+    checklist: Checklist,
+    previous: Provenance | None,
+    root: Path,
+    history: migrations.History | None = None,
+) -> Generation:
     """What :func:`generate` gives a regeneration of ``root``, rendering only the service folders
     whose inputs changed since ``previous`` (the others are ``reused``). The checklist is not
     evaluated: only which files each item's evidence names, which needs no file's content."""
-    rendered = render.render_project(manifest, previous, root)
+    rendered = render.render_project(manifest, previous, root, history)
     paths = sorted([f.path for f in rendered.files] + list(rendered.reused))
     by_file = evidence.items_by_path(checklist, manifest.options, manifest.service_contexts(), paths)
     return _generation(manifest, rendered, [], by_file)
@@ -77,6 +84,6 @@ def _generation(
     return Generation(manifest, files, results, by_file, rendered.reused, rendered.targets)
 
 
-def render_map(manifest: Manifest) -> dict[str, bytes]:
+def render_map(manifest: Manifest, history: migrations.History | None = None) -> dict[str, bytes]:
     """Only the rendered contents (the base of a three-way merge)."""
-    return {f.path: f.content for f in render.render(manifest)}
+    return {f.path: f.content for f in render.render(manifest, history)}

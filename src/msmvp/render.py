@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from msmvp import _resources, components, domain, targets
+from msmvp import _resources, components, domain, migrations, targets
 from msmvp.errors import TemplateError
 from msmvp.manifest import Manifest
 from msmvp.options import resolve
@@ -106,7 +106,7 @@ class _Template:
         for src in self.sources:
             if only is not None and f"{self.name}:{src.relpath}" not in only:
                 continue
-            for each in _per_callee(src.relpath, context):
+            for each in _per_item(src.relpath, context):
                 try:
                     out = self.render_path(src.relpath, each)
                     if out is None:
@@ -122,14 +122,19 @@ class _Template:
                 yield PlannedFile(prefix + out, content, f"{self.name}:{src.relpath}", src.executable)
 
 
-def _per_callee(relpath: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+def _per_item(relpath: str, context: dict[str, Any]) -> list[dict[str, Any]]:
     """The contexts a source file is rendered with: one per service the rendered service calls
     (as ``callee``) when its path names ``callee`` (``{% if callee is defined %}{{ callee.module }}{% endif %}``:
-    copier, given no ``callee``, skips the file), else one."""
-    if CALLEE not in relpath or "service" not in context:
+    copier, given no ``callee``, skips the file), one per revision of the service's domain history
+    (as ``revision``) when it names ``revision``, else one."""
+    if "service" not in context:
         return [context]
-    calls = context["service"]["calls"]
-    return [{**context, "callee": callee} for callee in context["services"] if callee["name"] in calls]
+    if CALLEE in relpath:
+        calls = context["service"]["calls"]
+        return [{**context, "callee": callee} for callee in context["services"] if callee["name"] in calls]
+    if migrations.REVISION in relpath:
+        return [{**context, "revision": revision} for revision in context["service"]["revisions"]]
+    return [context]
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -162,17 +167,20 @@ def _templates(options: Mapping[str, str], kind: str) -> list[_Template]:
     return [_template(root) for root in template_roots(options, kind)]
 
 
-def project_context(manifest: Manifest) -> dict[str, Any]:
-    """The context every template sees (docs/templates.md)."""
+def project_context(manifest: Manifest, history: migrations.History | None = None) -> dict[str, Any]:
+    """The context every template sees (docs/templates.md). ``history``: the services' domain
+    history (:mod:`msmvp.migrations`; by default a new project's, each base the domain now)."""
     from msmvp import __version__, locks
 
     options = resolve(manifest.options)
+    covered = (history or migrations.History()).covering(manifest)
+    services = [{**s, **covered.contexts(s["name"])} for s in manifest.service_contexts()]
     return {
         "project_name": manifest.name,
         "project_module": manifest.name.replace("-", "_"),
         "msmvp_version": __version__,
         "python_version": locks.PYTHON_VERSION,
-        "services": manifest.service_contexts(),
+        "services": services,
         # Mermaid erDiagram of the references across services (project templates only: see targets).
         "domain_diagram": domain.mermaid(manifest.domain_input()),
         **options,
@@ -181,10 +189,10 @@ def project_context(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def render(manifest: Manifest) -> list[PlannedFile]:
+def render(manifest: Manifest, history: migrations.History | None = None) -> list[PlannedFile]:
     """Render every file of the project described by ``manifest``, sorted by path: the
     templates' files plus a lock beside each requirements file (:mod:`msmvp.locks`)."""
-    return render_project(manifest).files
+    return _render_project(manifest, None, None, history).files
 
 
 @dataclass(frozen=True)
@@ -203,21 +211,29 @@ class _Unavailable(Exception):
     """A reused file's content is needed (a lock includes it) and cannot be had as it was rendered."""
 
 
-def render_project(manifest: Manifest, previous: Provenance | None = None, root: Path | None = None) -> Rendered:
+def render_project(
+    manifest: Manifest,
+    previous: Provenance | None = None,
+    root: Path | None = None,
+    history: migrations.History | None = None,
+) -> Rendered:
     """Render the project, reusing the service folders whose fingerprint is the one ``previous``
-    recorded (``root``: the project on disk, where a lock finds a reused requirements file)."""
+    recorded (``root``: the project on disk, where a lock finds a reused requirements file;
+    ``history``: the services' domain history, see :func:`project_context`)."""
     if previous is not None and previous.targets:
         try:
-            return _render_project(manifest, previous, root)
+            return _render_project(manifest, previous, root, history)
         except _Unavailable:
             pass
-    return _render_project(manifest, None, None)
+    return _render_project(manifest, None, None, history)
 
 
-def _render_project(manifest: Manifest, previous: Provenance | None, root: Path | None) -> Rendered:
+def _render_project(
+    manifest: Manifest, previous: Provenance | None, root: Path | None, history: migrations.History | None
+) -> Rendered:
     from msmvp import locks
 
-    by_path, reused, prints = _render_templates(manifest, previous)
+    by_path, reused, prints = _render_templates(manifest, previous, history)
     texts = _Texts({path: f.content for path, f in by_path.items()}, reused, root)
     reads: dict[str, set[str]] = {}
     for source, path, content in locks.plan_locks(texts, list(by_path), reads):
@@ -232,12 +248,12 @@ def _render_project(manifest: Manifest, previous: Provenance | None, root: Path 
 
 
 def _render_templates(
-    manifest: Manifest, previous: Provenance | None
+    manifest: Manifest, previous: Provenance | None, history: migrations.History | None = None
 ) -> tuple[dict[str, PlannedFile], dict[str, Record], dict[str, str]]:
     """The templates' files by path, the reused records and the folders' fingerprints (see
     :class:`Rendered`). Two templates writing the same path is an error in the templates,
     reported with both names."""
-    context = project_context(manifest)
+    context = project_context(manifest, history)
     options = resolve(manifest.options)
     by_path: dict[str, PlannedFile] = {}
 
@@ -357,9 +373,9 @@ def _as_rendered(root: Path, path: str, record: Record) -> bytes | None:
     return blob if blob is not None and sha256(blob) == record.sha256 else None
 
 
-def render_files(manifest: Manifest) -> list[PlannedFile]:
+def render_files(manifest: Manifest, history: migrations.History | None = None) -> list[PlannedFile]:
     """The templates' files of the project described by ``manifest``, sorted by path (no locks)."""
-    by_path = _render_templates(manifest, None)[0]
+    by_path = _render_templates(manifest, None, history)[0]
     return [by_path[path] for path in sorted(by_path)]
 
 

@@ -37,7 +37,18 @@ FORMAT = "msmvp-targets/1"
 SERVICES_DIR = "services"
 # msmvp's modules whose code decides what a service folder holds (the template context, the
 # render and path rules, the locks): a change of them renders every folder again.
-_CODE = ("render.py", "locks.py", "manifest.py", "components.py", "options.py", "targets.py")
+_CODE = (
+    "render.py",
+    "locks.py",
+    "manifest.py",
+    "components.py",
+    "options.py",
+    "targets.py",
+    "domain.py",
+    "migrations.py",
+)
+# The keys of a service's entry only its own folder renders (its domain history's migrations).
+_OWN = frozenset({"base_resources", "revisions", "migration_steps", "migration_imports", "migration_datetime"})
 # The attributes of ``service`` that name other services, through which a loop may filter them.
 _RELATIONS = ("calls", "called_by")
 # Context values of the whole project's domain that only project templates read: a folder's
@@ -166,7 +177,8 @@ class Fingerprints:
 
     def of(self, service: Mapping[str, Any]) -> str:
         related = {n for relation in _RELATIONS for n in service[relation]}
-        reach = [s for s in self._services if s["name"] in related]
+        # Another service's migrations are not this folder's input (msmvp.migrations).
+        reach = [{k: v for k, v in s.items() if k not in _OWN} for s in self._services if s["name"] in related]
         return hashlib.sha256(self._base + _json(service) + b"\0" + _json(reach)).hexdigest()
 
 
