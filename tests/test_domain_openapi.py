@@ -201,3 +201,24 @@ def test_contract_is_a_valid_openapi_document(
             for operation in item.values():
                 for requirement in operation.get("security", []):
                     assert set(requirement) <= schemes, (service, requirement)
+
+
+def test_the_contract_test_refuses_what_the_app_no_longer_accepts(domain_project: Path, tmp_path: Path) -> None:
+    """The generated contract test fails when the contract accepts a value the app refuses: an
+    enum value of a request field, a larger bound of a parameter."""
+    pytest.importorskip("fastapi", reason="the generated services' dependencies are not installed")
+    copy = tmp_path / "orders"
+    shutil.copytree(domain_project / "services" / "orders", copy)
+    document = json.loads((copy / "openapi.json").read_text(encoding="utf-8"))
+    document["components"]["schemas"]["OrderIn"]["properties"]["status"]["enum"].append("refunded")
+    limit = document["paths"]["/api/v1/orders/lines"]["get"]["parameters"][0]
+    limit["schema"]["maximum"] = 500
+    (copy / "openapi.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py"]
+    result = subprocess.run(cmd, cwd=copy, env=_test_env(), capture_output=True, text=True, timeout=180, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-4000:]
+    assert "POST /api/v1/orders request: field status: values no longer accepted ['refunded']" in out
+    assert "PUT /api/v1/orders/{item_id} request: field status: values no longer accepted ['refunded']" in out
+    assert "GET /api/v1/orders/lines: parameter limit: maximum lowered to 100" in out
+    assert "1 failed, 3 passed" in out

@@ -33,8 +33,8 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# Declared resources render models, schemas, routes and migrations, but the generated tests,
-# OpenAPI contract, gRPC contract and events still cover only the default item: until they do,
+# Declared resources render models, schemas, routes, migrations and the OpenAPI contract, but the
+# generated tests, gRPC contract and events still cover only the default item: until they do,
 # a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
 PREVIEW = "domain"
 TYPES = (
