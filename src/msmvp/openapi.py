@@ -342,6 +342,12 @@ class Fragments(Mapping[str, str]):
     def __len__(self) -> int:
         return 2
 
+    def __eq__(self, other: object) -> bool:
+        # Two contexts compare without building anything.
+        if isinstance(other, Fragments):
+            return self._key == other._key
+        return super().__eq__(other)
+
     def __repr__(self) -> str:
         # What the render's fingerprints see (msmvp.targets): a function of the resource alone.
         return f"Fragments({self._key})"
