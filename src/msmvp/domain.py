@@ -30,10 +30,11 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from msmvp import openapi
 from msmvp.errors import DomainError
 
-# Declared resources render models, schemas, routes and migrations, but the generated tests,
-# OpenAPI contract, gRPC contract and events still cover only the default item: until they do,
+# Declared resources render models, schemas, routes, migrations and the OpenAPI contract, but the
+# generated tests, gRPC contract and events still cover only the default item: until they do,
 # a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
 PREVIEW = "domain"
 TYPES = (
@@ -721,7 +722,7 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
     fields = [field_context(f, service, resolved) for f in r.fields]
     example = {f["name"]: f["example"] for f in fields if f["required"] or f["type"] != "ref"}
     other = {f["name"]: f["example_other"] for f in fields if f["required"] or f["type"] != "ref"}
-    return {
+    ctx = {
         "name": r.name,
         "plural": "items" if r.default else r.plural_name,
         "class_name": class_name(r.name),
@@ -741,6 +742,10 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         # The field a partial update (PATCH) changes in the tests: the first that is not a reference.
         "patch_field": next((f for f in fields if not f["ref"]), fields[0]),
     }
+    if not r.default:
+        # Its part of openapi.json (the default item's is written in the template).
+        ctx["openapi"] = openapi.Fragments(ctx)
+    return ctx
 
 
 def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, list[dict[str, Any]]]:
