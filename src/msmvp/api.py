@@ -116,6 +116,7 @@ def new_project(
         answers=answers,
         checklist=CUSTOM_CHECKLIST if checklist else None,
     )
+    manifest.check_domain()  # the options given on the command line too
     target = target if target is not None else output_dir / name
     recovered = None if dry_run else _apply.recover(target)  # a `new` killed half way left its journal here
     check_target(target)

@@ -37,6 +37,13 @@ from msmvp.errors import DomainError
 # generated tests, gRPC contract and events still cover only the default item: until they do,
 # a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
 PREVIEW = "domain"
+# The option values declared resources are built for: the gRPC contract, the events and the read
+# models still describe only the default item.
+BUILT_WITH: dict[str, tuple[str, ...]] = {
+    "protocol": ("rest",),
+    "messaging": ("none",),
+    "data": ("db-per-service", "shared-db"),
+}
 TYPES = (
     "string",
     "text",

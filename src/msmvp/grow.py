@@ -271,6 +271,7 @@ def upgrade(root: Path, settings: Mapping[str, str] | None = None, **kw: bool) -
     previous = load(root)
     manifest = previous.model_copy(deep=True)
     manifest.options = options_mod.validate({**manifest.options, **(settings or {})})
+    manifest.check_domain()
     manifest.msmvp_version = __version__
     changed = ", ".join(f"{k}={v}" for k, v in (settings or {}).items())
     message = f"Upgrade to msmvp {__version__}" + (f" with {changed}" if changed else "") + " (msmvp upgrade)"

@@ -85,7 +85,18 @@ class Manifest:
         when resources are declared outside the preview (:data:`domain.PREVIEW`)."""
         domain.check(self.domain_input())
         declared = next((i for i, s in enumerate(self.services) if s.resources is not None), None)
-        if declared is not None and os.environ.get("MSMVP_PREVIEW") != domain.PREVIEW:
+        if declared is None:
+            return
+        chosen = resolve(self.options)
+        unbuilt = [f"{axis}={chosen[axis]}" for axis, built in domain.BUILT_WITH.items() if chosen[axis] not in built]
+        if unbuilt:
+            raise DomainError(
+                f"declared resources are not built yet with {', '.join(unbuilt)}",
+                hint="they are built with "
+                + ", ".join(f"{axis}={'|'.join(values)}" for axis, values in domain.BUILT_WITH.items()),
+                loc=("services", declared, "resources"),
+            )
+        if os.environ.get("MSMVP_PREVIEW") != domain.PREVIEW:
             raise DomainError(
                 "declared resources are a preview: their services' generated tests and OpenAPI contract"
                 " do not cover them yet",
