@@ -39,6 +39,11 @@ class Resource:
         """field -> the other service it references (checked there, by a call or a read model)."""
         return {field: target[0] for field, target in self.refs.items() if target[0] != self.service}
 
+    @property
+    def callees(self) -> list[str]:
+        """The other services a new entry is checked against (creating one calls each of them)."""
+        return sorted(set(self.remote_refs.values()))
+
     def body(self, refs: Mapping[str, int], *, other: bool = False) -> dict[str, Any]:
         """A valid body with these references (field -> id) and fresh values for unique fields."""
         missing = set(self.refs) - set(refs)

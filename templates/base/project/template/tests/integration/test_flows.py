@@ -54,7 +54,7 @@ def test_request_id_follows_the_call_chain(caller: ServiceSpec, api, stack: Stac
         resource.path, json=resource.body(refs), headers={**api.headers("writer"), "X-Request-ID": request_id}
     )
     assert response.status_code == 201, response.text
-    for callee in sorted(set(resource.remote_refs.values())):
+    for callee in resource.callees:
         assert poll(lambda callee=callee: _logged(stack, callee, request_id)), f"{callee} never saw {request_id}"
 
 

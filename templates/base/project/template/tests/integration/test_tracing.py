@@ -42,7 +42,7 @@ def test_traceparent_passes_through_the_gateway_and_every_call(
 
     # The caller and each callee it checked a reference with logged under the caller's trace id
     # (none when references are checked locally).
-    callees = sorted(set(resource.remote_refs.values())) if REFERENCE_SOURCE == "api" else []
+    callees = resource.callees if REFERENCE_SOURCE == "api" else []
     for process in (svc.name, *callees):
         assert poll(lambda process=process: trace_id in _trace_ids(stack, process)), (
             f"{process} logged no line with trace_id {trace_id}"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 PREFIX = f"/{PROJECT}/services/"
 # A caller whose primary resource references the callee's entries, so creating one calls it.
-PAIR = next(((svc, callee) for svc in SERVICES for callee in sorted(set(first(svc.name).remote_refs.values()))), None)
+PAIR = next(((svc, callee) for svc in SERVICES for callee in first(svc.name).callees), None)
 
 
 def _registered(stack: Stack) -> dict[str, dict[str, Any]]:
