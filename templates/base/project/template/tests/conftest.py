@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -20,6 +20,9 @@ import pytest
 from scripts import credentials
 from scripts import gateway as gateway_impl
 from scripts.dev import REFERENCE_SOURCE, SERVERS, SERVICES, ServiceSpec, Stack, StackError
+
+from . import resources
+from .resources import Resource
 
 # Small token buckets (burst, per second) so the rate-limit tests need few requests; the
 # refill is slow enough that a client sending through a service (tens of ms a request, 8 at a
@@ -179,32 +182,29 @@ class Api:
     def headers(self, *roles: str) -> dict[str, str]:
         return credentials.header(self.token(*roles))
 
-    def create(self, svc: ServiceSpec, refs: dict[str, int] | None = None) -> httpx.Response:
-        """POST a new entry to `svc` as a writer; `refs` maps callee name -> id."""
-        body: dict[str, object] = {"name": f"{svc.name} from the repo tests"}
-        modules = {s.name: s.module for s in SERVICES}
-        for callee, entity_id in (refs or {}).items():
-            body[f"{modules[callee]}_id"] = entity_id
-        return self.client.post(f"/api/v1/{svc.name}", json=body, headers=self.headers("writer"))
+    def create(self, svc: ServiceSpec | Resource, refs: Mapping[str, int] | None = None) -> httpx.Response:
+        """POST a new entry as a writer: to `svc`'s first resource, or to the resource given;
+        `refs` maps each reference field of the body to an id (`references` makes them)."""
+        resource = svc if isinstance(svc, Resource) else resources.first(svc.name)
+        return self.client.post(resource.path, json=resource.body(refs or {}), headers=self.headers("writer"))
 
-    def create_id(self, svc: ServiceSpec, refs: dict[str, int] | None = None) -> int:
+    def create_id(self, svc: ServiceSpec | Resource, refs: Mapping[str, int] | None = None) -> int:
         response = self.create(svc, refs)
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
-    def references(self, svc: ServiceSpec, _path: tuple[str, ...] = ()) -> dict[str, int]:
-        """A fresh entry in each service `svc` calls (and in theirs, recursively), as {callee: id}."""
-        if svc.name in _path:
-            raise RuntimeError(f"cyclic calls: {' -> '.join((*_path, svc.name))}")
-        by_name = {s.name: s for s in SERVICES}
-        refs = {}
-        for callee in svc.calls:
-            callee_refs = self.references(by_name[callee], (*_path, svc.name))
-            refs[callee] = self.create_id(by_name[callee], callee_refs)
-        if refs and REFERENCE_SOURCE != "api":
-            # `svc` learns of new entries from their events, moments later: wait until it accepts them.
-            assert wait_until(lambda: self.create(svc, refs).status_code != 422, timeout=15.0), (
-                f"{svc.name} never learned of {refs}"
+    def references(self, svc: ServiceSpec | Resource) -> dict[str, int]:
+        """A fresh entry for each reference of `svc`'s first resource (or of the resource given),
+        made after the entries it references in turn, as {field: id}."""
+        resource = svc if isinstance(svc, Resource) else resources.first(svc.name)
+        made: dict[str, int] = {}
+        for needed in resources.creation_order(resource)[:-1]:
+            made[needed.key] = self.create_id(needed, {f: made[".".join(t)] for f, t in needed.refs.items()})
+        refs = {field: made[".".join(target)] for field, target in resource.refs.items()}
+        if resource.remote_refs and REFERENCE_SOURCE != "api":
+            # The service learns of new entries from their events, moments later: wait until it accepts them.
+            assert wait_until(lambda: self.create(resource, refs).status_code != 422, timeout=15.0), (
+                f"{resource.service} never learned of {refs}"
             )
         return refs
 

@@ -1,4 +1,6 @@
-"""Flows across services through the gateway: a caller checks its references in the callee."""
+"""Flows across services through the gateway: a caller checks its references in the callee.
+
+A service is a caller here when its first resource references another service's (tests/resources.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import pytest
 
 from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
-CALLERS = [svc for svc in SERVICES if svc.calls]
-MODULES = {svc.name: svc.module for svc in SERVICES}
+from ..resources import first
+
+CALLERS = [svc for svc in SERVICES if first(svc.name).remote_refs]
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not CALLERS, reason="no service calls another one"),
@@ -25,17 +28,18 @@ def test_create_with_existing_references(caller: ServiceSpec, api) -> None:
     response = api.create(caller, refs)
     assert response.status_code == 201, response.text
     created = response.json()
-    fetched = api.client.get(f"/api/v1/{caller.name}/{created['id']}", headers=api.headers("reader"))
+    path = f"{first(caller.name).path}/{created['id']}"
+    fetched = api.client.get(path, headers=api.headers("reader"))
     assert fetched.status_code == 200
     assert fetched.json() == created
-    assert response.headers["location"].endswith(f"/api/v1/{caller.name}/{created['id']}")
+    assert response.headers["location"].endswith(path)
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=CALLER_IDS)
 def test_missing_reference_is_rejected(caller: ServiceSpec, api) -> None:
     refs = api.references(caller)
-    for callee in caller.calls:
-        response = api.create(caller, {**refs, callee: 999_999_999})
+    for field in first(caller.name).remote_refs:
+        response = api.create(caller, {**refs, field: 999_999_999})
         assert response.status_code == 422, response.text
         assert [error["type"] for error in response.json()["errors"]] == ["unknown_reference"]
 
@@ -45,13 +49,12 @@ def test_missing_reference_is_rejected(caller: ServiceSpec, api) -> None:
 def test_request_id_follows_the_call_chain(caller: ServiceSpec, api, stack: Stack, poll: Callable[..., bool]) -> None:
     refs = api.references(caller)
     request_id = str(uuid.uuid4())
+    resource = first(caller.name)
     response = api.client.post(
-        f"/api/v1/{caller.name}",
-        json={"name": "traced", **{f"{MODULES[callee]}_id": entity_id for callee, entity_id in refs.items()}},
-        headers={**api.headers("writer"), "X-Request-ID": request_id},
+        resource.path, json=resource.body(refs), headers={**api.headers("writer"), "X-Request-ID": request_id}
     )
     assert response.status_code == 201, response.text
-    for callee in caller.calls:
+    for callee in resource.callees:
         assert poll(lambda callee=callee: _logged(stack, callee, request_id)), f"{callee} never saw {request_id}"
 
 

@@ -19,9 +19,13 @@ import pytest
 from scripts import credentials
 from scripts.dev import SERVICES, Stack
 
+from ..resources import first
+
 pytestmark = pytest.mark.integration
 
 NAMES = [svc.name for svc in SERVICES]
+# Where each service is called: its first resource's collection (/api/v1/<service>[/<resources>]).
+PATHS = {name: first(name).path for name in NAMES}
 
 
 # The titles of the statuses a gateway answers itself (RFC 9110 reason phrases).
@@ -55,14 +59,14 @@ def test_gateway_answers_its_own_health_check(gateway: httpx.Client) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_valid_token_reaches_the_service(name: str, gateway: httpx.Client, token: Callable[..., str]) -> None:
-    response = gateway.get(f"/api/v1/{name}", headers=credentials.header(token("reader")))
+    response = gateway.get(PATHS[name], headers=credentials.header(token("reader")))
     assert response.status_code == 200, response.text
     assert {"items", "total", "limit", "offset"} <= response.json().keys()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client) -> None:
-    response = gateway.get(f"/api/v1/{name}")
+    response = gateway.get(PATHS[name])
     problem(response, 401)
     assert response.headers["www-authenticate"].startswith(credentials.SCHEME)
 
@@ -70,7 +74,7 @@ def test_missing_token_is_rejected_at_the_edge(name: str, gateway: httpx.Client)
 @pytest.mark.parametrize("bad_token", credentials.BAD_TOKENS)
 def test_bad_token_is_rejected(bad_token: str, gateway: httpx.Client, stack: Stack) -> None:
     token = credentials.bad_token(stack, bad_token)
-    response = gateway.get(f"/api/v1/{NAMES[0]}", headers=credentials.header(token))
+    response = gateway.get(PATHS[NAMES[0]], headers=credentials.header(token))
     refused = problem(response, 401)
     if credentials.EDGE_CHECKS:
         # Refused at the edge: the gateway's own problem says why (`code`); a service's 401 does not.
@@ -84,8 +88,8 @@ def test_bad_token_is_rejected(bad_token: str, gateway: httpx.Client, stack: Sta
 def test_missing_role_is_forbidden_by_the_service(name: str, gateway: httpx.Client, token: Callable[..., str]) -> None:
     reader = credentials.header(token("reader"))
     writer = credentials.header(token("writer"))
-    assert gateway.post(f"/api/v1/{name}", json={"name": "x"}, headers=reader).status_code == 403
-    response = gateway.delete(f"/api/v1/{name}/1", headers=writer)
+    assert gateway.post(PATHS[name], json=first(name).example, headers=reader).status_code == 403
+    response = gateway.delete(f"{PATHS[name]}/1", headers=writer)
     assert response.status_code == 403
     # The service's own answer, passed through unchanged: a problem+json 403.
     assert response.headers["content-type"] == "application/problem+json"
@@ -95,8 +99,8 @@ def test_missing_role_is_forbidden_by_the_service(name: str, gateway: httpx.Clie
 def test_services_check_the_token_again(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
     # Defence in depth: a service reached without the gateway still refuses a call without a token.
     name = NAMES[0]
-    assert httpx.get(f"{stack.service_url(name)}/api/v1/{name}", timeout=5.0).status_code == 401
-    response = gateway.get(f"/api/v1/{name}", headers=credentials.header(token("reader")))
+    assert httpx.get(f"{stack.service_url(name)}{PATHS[name]}", timeout=5.0).status_code == 401
+    response = gateway.get(PATHS[name], headers=credentials.header(token("reader")))
     assert response.status_code == 200
 
 
@@ -119,7 +123,7 @@ def test_metrics_are_not_reachable_through_the_gateway(gateway: httpx.Client, to
 def test_a_body_over_one_mib_is_413_at_the_edge(gateway: httpx.Client, token: Callable[..., str]) -> None:
     headers = {**credentials.header(token("writer")), "Content-Type": "application/json"}
     big = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
-    problem(gateway.post(f"/api/v1/{NAMES[0]}", content=big, headers=headers), 413)
+    problem(gateway.post(PATHS[NAMES[0]], content=big, headers=headers), 413)
 
 
 def test_request_id_reaches_the_service_and_comes_back(
@@ -127,9 +131,7 @@ def test_request_id_reaches_the_service_and_comes_back(
 ) -> None:
     request_id = str(uuid.uuid4())
     name = NAMES[0]
-    response = gateway.get(
-        f"/api/v1/{name}", headers={**credentials.header(token("reader")), "X-Request-ID": request_id}
-    )
+    response = gateway.get(PATHS[name], headers={**credentials.header(token("reader")), "X-Request-ID": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
 
@@ -192,7 +194,7 @@ def _second_loopback_address() -> bool:
 def test_one_token_subject_does_not_limit_another(stack: Stack) -> None:
     # Requests with a valid token are limited per subject, also from the same address. First of
     # the rate-limit tests: a gateway that also caps each client address finds that cap still full.
-    url = f"{stack.gateway_url}/api/v1/{NAMES[0]}?limit=1"
+    url = f"{stack.gateway_url}{PATHS[NAMES[0]]}?limit=1"
     greedy = credentials.header(credentials.token(stack, ["reader"], sub="greedy"))
     patient = credentials.header(credentials.token(stack, ["reader"], sub="patient"))
     _until_limited(url, greedy)

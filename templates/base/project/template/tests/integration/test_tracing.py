@@ -12,11 +12,13 @@ import pytest
 from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
 from ..conftest import Api, OtlpSink
+from ..resources import first
 
 pytestmark = pytest.mark.integration
 
-# Services that call others (orders → users): the trace must cross that call too.
-CALLERS = [svc for svc in SERVICES if svc.calls] or SERVICES[:1]
+# Services whose first resource references another service's (orders → users): the trace must
+# cross that call too.
+CALLERS = [svc for svc in SERVICES if first(svc.name).remote_refs] or SERVICES[:1]
 
 
 def _trace_ids(stack: Stack, process: str) -> set[str]:
@@ -32,16 +34,15 @@ def test_traceparent_passes_through_the_gateway_and_every_call(
     refs = api.references(svc)
     trace_id = secrets.token_hex(16)
     traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
-    modules = {s.name: s.module for s in SERVICES}
-    body: dict[str, object] = {"name": "traced", **{f"{modules[c]}_id": i for c, i in refs.items()}}
+    resource = first(svc.name)
     response = api.client.post(
-        f"/api/v1/{svc.name}", json=body, headers={**api.headers("writer"), "traceparent": traceparent}
+        resource.path, json=resource.body(refs), headers={**api.headers("writer"), "traceparent": traceparent}
     )
     assert response.status_code == 201, response.text
 
     # The caller and each callee it checked a reference with logged under the caller's trace id
     # (none when references are checked locally).
-    callees = svc.calls if REFERENCE_SOURCE == "api" else ()
+    callees = resource.callees if REFERENCE_SOURCE == "api" else []
     for process in (svc.name, *callees):
         assert poll(lambda process=process: trace_id in _trace_ids(stack, process)), (
             f"{process} logged no line with trace_id {trace_id}"

@@ -20,8 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scripts.credentials import dev_token, header
 from scripts.dev import SERVICES
+from tests.resources import RESOURCES, Resource, creation_order, first
 
-MODULES = {svc.name: svc.module for svc in SERVICES}
+# Each service is exercised through its first resource; the resources those reference (in any
+# service) are created too, so every cross-service create has ids to check.
+USED = [first(svc.name) for svc in SERVICES]
+NEEDED = list(dict.fromkeys(r for used in USED for r in creation_order(used)))
 
 
 class ApiUser(HttpUser):
@@ -31,39 +35,38 @@ class ApiUser(HttpUser):
 
     def on_start(self) -> None:
         self.client.headers.update(header(dev_token(["writer"], sub="load-test")))
-        self.known: dict[str, list[int]] = {svc.name: [] for svc in SERVICES}
-        for svc in SERVICES:
-            if not svc.calls:
-                self._create(svc.name, {})
+        self.known: dict[str, list[int]] = {r.key: [] for r in RESOURCES.values()}
+        for resource in NEEDED:
+            self._create(resource)
 
-    def _create(self, name: str, refs: dict[str, int]) -> None:
-        body: dict[str, object] = {"name": f"load {random.randint(0, 1_000_000)}"}
-        body.update({f"{MODULES[callee]}_id": entity_id for callee, entity_id in refs.items()})
-        with self.client.post(f"/api/v1/{name}", json=body, name=f"POST /api/v1/{name}", catch_response=True) as r:
+    def _create(self, resource: Resource) -> None:
+        refs = {}
+        for field, (service, name) in resource.refs.items():
+            ids = self.known[f"{service}.{name}"]
+            if not ids:
+                return
+            refs[field] = random.choice(ids)
+        path = resource.path
+        with self.client.post(path, json=resource.body(refs), name=f"POST {path}", catch_response=True) as r:
             if r.status_code == 201:
-                self.known[name].append(int(r.json()["id"]))
+                self.known[resource.key].append(int(r.json()["id"]))
                 r.success()
             else:
                 r.failure(f"{r.status_code}: {r.text[:200]}")
 
     @task(5)
     def list_entries(self) -> None:
-        svc = random.choice(SERVICES)
-        self.client.get(f"/api/v1/{svc.name}?limit=20", name=f"GET /api/v1/{svc.name}")
+        path = random.choice(USED).path
+        self.client.get(f"{path}?limit=20", name=f"GET {path}")
 
     @task(3)
     def read_entry(self) -> None:
-        candidates = [name for name, ids in self.known.items() if ids]
+        candidates = [r for r in USED if self.known[r.key]]
         if candidates:
-            name = random.choice(candidates)
-            self.client.get(f"/api/v1/{name}/{random.choice(self.known[name])}", name=f"GET /api/v1/{name}/{{id}}")
+            resource = random.choice(candidates)
+            entry_id = random.choice(self.known[resource.key])
+            self.client.get(f"{resource.path}/{entry_id}", name=f"GET {resource.path}/{{id}}")
 
     @task(1)
     def create_entry(self) -> None:
-        svc = random.choice(SERVICES)
-        refs = {}
-        for callee in svc.calls:
-            if not self.known[callee]:
-                return
-            refs[callee] = random.choice(self.known[callee])
-        self._create(svc.name, refs)
+        self._create(random.choice(USED))

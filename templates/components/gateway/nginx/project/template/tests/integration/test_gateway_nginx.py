@@ -13,9 +13,13 @@ import pytest
 from scripts import credentials
 from scripts.dev import SERVICES, Stack
 
+from ..resources import first
+
 pytestmark = pytest.mark.integration
 
 NAMES = [svc.name for svc in SERVICES]
+# The first service's primary resource (tests/resources.py): a route that reaches it.
+PATH = first(NAMES[0]).path
 
 
 def _code(response: httpx.Response) -> str:
@@ -24,10 +28,10 @@ def _code(response: httpx.Response) -> str:
 
 @pytest.mark.skipif(not credentials.EDGE_CHECKS, reason="this auth is checked by the services, not by nginx")
 def test_edge_errors_say_why(gateway: httpx.Client, token: Callable[..., str]) -> None:
-    missing = gateway.get(f"/api/v1/{NAMES[0]}")
+    missing = gateway.get(PATH)
     assert _code(missing) == "missing_token"
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    expired = gateway.get(f"/api/v1/{NAMES[0]}", headers=credentials.header(token(ttl=-120)))
+    expired = gateway.get(PATH, headers=credentials.header(token(ttl=-120)))
     assert _code(expired) == "token_expired"
     headers = credentials.header(token("admin"))
     assert _code(gateway.get("/nothing-here", headers=headers)) == "route_not_found"
@@ -35,7 +39,7 @@ def test_edge_errors_say_why(gateway: httpx.Client, token: Callable[..., str]) -
 
 def test_oversized_body_is_refused_at_the_edge(gateway: httpx.Client, token: Callable[..., str]) -> None:
     headers = {**credentials.header(token("writer")), "Content-Type": "application/json"}
-    response = gateway.post(f"/api/v1/{NAMES[0]}", content=b" " * (1024 * 1024 + 1), headers=headers)
+    response = gateway.post(PATH, content=b" " * (1024 * 1024 + 1), headers=headers)
     assert response.status_code == 413
     assert _code(response) == "body_too_large"
 

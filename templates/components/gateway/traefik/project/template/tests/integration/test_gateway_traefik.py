@@ -18,10 +18,14 @@ import pytest
 from scripts import credentials
 from scripts.dev import SERVICES, Stack
 
+from ..resources import first
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = [svc.name for svc in SERVICES]
+# The first service's primary resource (tests/resources.py): a route that reaches it.
+PATH = first(NAMES[0]).path
 
 
 def _verifier() -> ModuleType:
@@ -65,7 +69,7 @@ def test_subject_and_request_id_reach_the_service(
 ) -> None:
     request_id = str(uuid.uuid4())
     credential = credentials.header(token("reader", sub="carol"))
-    response = gateway.get(f"/api/v1/{NAMES[0]}", headers={**credential, "X-Request-ID": request_id})
+    response = gateway.get(PATH, headers={**credential, "X-Request-ID": request_id})
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
 
@@ -82,12 +86,12 @@ def test_subject_and_request_id_reach_the_service(
 
 def test_a_client_cannot_set_the_subject_itself(gateway: httpx.Client, token: Callable[..., str]) -> None:
     forged = {**credentials.header(token("reader")), "X_Auth_Subject": "someone-else"}
-    assert gateway.get(f"/api/v1/{NAMES[0]}", headers=forged).status_code == 400
+    assert gateway.get(PATH, headers=forged).status_code == 400
 
 
 def test_oversized_body_is_413_as_json(gateway: httpx.Client, token: Callable[..., str]) -> None:
     response = gateway.post(
-        f"/api/v1/{NAMES[0]}",
+        PATH,
         content=b"x" * (1024 * 1024 + 1),
         headers={**credentials.header(token("writer")), "Content-Type": "application/json"},
     )
@@ -116,7 +120,7 @@ def test_api_lists_one_router_per_service(stack: Stack) -> None:
 def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, token: Callable[..., str]) -> None:
     from scripts import gateway as module
 
-    gateway.get(f"/api/v1/{NAMES[0]}", headers=credentials.header(token("reader")))
+    gateway.get(PATH, headers=credentials.header(token("reader")))
     metrics = httpx.get(module.metrics_url(stack), timeout=5.0).text
     assert re.search(rf'router="((web|websecure)-)?{re.escape(NAMES[0])}@file"', metrics), "no metrics per router"
     assert "traefik_entrypoint_requests_total" in metrics
@@ -125,7 +129,7 @@ def test_metrics_count_requests_per_router(gateway: httpx.Client, stack: Stack, 
 @pytest.mark.usefixtures("drained_bucket")
 def test_rate_limit_is_per_token_subject(gateway: httpx.Client, stack: Stack) -> None:
     # Last in this module: it empties one subject's bucket (the fixture waits for the refill).
-    path = f"/api/v1/{NAMES[0]}"
+    path = PATH
     if stack.rate_limit is not None:
         # An earlier test may have emptied this address's bucket, and drained_bucket waits only
         # for its first token: this test sends a whole subject's bucket from this address.

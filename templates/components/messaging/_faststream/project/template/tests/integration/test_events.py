@@ -41,12 +41,13 @@ def _consumed(stack: Stack, svc: ServiceSpec, event_type: str) -> float:
 def test_a_deleted_reference_reaches_the_services_that_reference_it(
     caller: ServiceSpec, api, stack: Stack, poll: Callable[..., bool]
 ) -> None:
-    refs = api.references(caller)
+    refs = api.references(caller)  # {field: id}; the default item's field for a callee is <module>_id
     entry_id = api.create_id(caller, refs)
+    ids = {callee: refs[f"{MODULES[callee]}_id"] for callee in caller.calls}
     for callee in caller.calls:
         event_type = f"{callee}.{_resource(callee)}.deleted.v1"
         before = _consumed(stack, caller, event_type)
-        deleted = api.client.delete(f"/api/v1/{callee}/{refs[callee]}", headers=api.headers("admin"))
+        deleted = api.client.delete(f"/api/v1/{callee}/{ids[callee]}", headers=api.headers("admin"))
         assert deleted.status_code == 204, deleted.text
         applied = poll(lambda t=event_type, n=before: _consumed(stack, caller, t) == n + 1, timeout=30.0)
         assert applied, f"{caller.name} did not apply {event_type}"
@@ -55,6 +56,6 @@ def test_a_deleted_reference_reaches_the_services_that_reference_it(
             with sqlite3.connect(database.removeprefix("sqlite:///")) as db:
                 rows = db.execute(
                     "SELECT item_id, field, entity_id FROM dangling_references WHERE entity_id = ? AND field = ?",
-                    (refs[callee], f"{MODULES[callee]}_id"),
+                    (ids[callee], f"{MODULES[callee]}_id"),
                 ).fetchall()
-            assert (entry_id, f"{MODULES[callee]}_id", refs[callee]) in rows
+            assert (entry_id, f"{MODULES[callee]}_id", ids[callee]) in rows
