@@ -15,9 +15,6 @@ from msmvp import options
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_TOOLS = os.environ.get("MSMVP_REQUIRE_TOOLS") == "1"
-# Declared resources are a preview (msmvp.domain.PREVIEW); the tests exercise it, and
-# tests/test_domain_preview.py checks that it is refused without it.
-os.environ.setdefault("MSMVP_PREVIEW", "domain")
 
 
 @pytest.fixture(autouse=True)

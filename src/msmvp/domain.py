@@ -33,10 +33,6 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# Declared resources render models, schemas, routes, migrations and the OpenAPI contract, but the
-# generated tests, gRPC contract and events still cover only the default item: until they do,
-# a manifest declaring resources is refused unless MSMVP_PREVIEW names this preview.
-PREVIEW = "domain"
 # The option values declared resources are built for: the gRPC contract, the events and the read
 # models still describe only the default item.
 BUILT_WITH: dict[str, tuple[str, ...]] = {
@@ -668,7 +664,8 @@ def _types(f: Field) -> tuple[str, str, str, list[str]]:
         literal = ", ".join(f'"{v}"' for v in f.values)
         width = max(len(v) for v in f.values)
         return f"String({width})", "str", f"Literal[{literal}]", ["Literal"]
-    return "JSON", "dict[str, Any]", "dict[str, Any]", []
+    # Any keys and values: the model strips the whitespace of strings, never inside a JSON object.
+    return "JSON", "dict[str, Any]", "dict[Any, Any]", []
 
 
 def _alembic(sa_type: str) -> str:

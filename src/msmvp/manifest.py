@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -82,7 +81,7 @@ class Manifest:
 
     def check_domain(self) -> None:
         """Raise :class:`DomainError` (with its ``loc``) when a reference cannot be built, or
-        when resources are declared outside the preview (:data:`domain.PREVIEW`)."""
+        when resources are declared with an option value they are not built for."""
         domain.check(self.domain_input())
         declared = next((i for i, s in enumerate(self.services) if s.resources is not None), None)
         if declared is None:
@@ -94,13 +93,6 @@ class Manifest:
                 f"declared resources are not built yet with {', '.join(unbuilt)}",
                 hint="they are built with "
                 + ", ".join(f"{axis}={'|'.join(values)}" for axis, values in domain.BUILT_WITH.items()),
-                loc=("services", declared, "resources"),
-            )
-        if os.environ.get("MSMVP_PREVIEW") != domain.PREVIEW:
-            raise DomainError(
-                "declared resources are a preview: their services' generated tests and OpenAPI contract"
-                " do not cover them yet",
-                hint=f"to try them anyway, set MSMVP_PREVIEW={domain.PREVIEW}",
                 loc=("services", declared, "resources"),
             )
 
