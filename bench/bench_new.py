@@ -2,6 +2,7 @@
 plain Jinja2 render of the same template files, with Jinja's bytecode cache, run alternately.
 
     python bench/bench_new.py [--runs 15] [--services 3]
+    python bench/bench_new.py --answers bench/domain-example.yaml   # a declared domain
 
 Budget (issue 13, PRODUCT.md): `msmvp new` <= 1.5x the cached plain-Jinja2 render, <= 80 MB.
 """
@@ -22,12 +23,17 @@ BUDGET = 1.5
 # What the floor renders: msmvp's own template folders and context, computed once, up front.
 DUMP_INPUTS = r"""
 import json, sys
-from msmvp.manifest import Manifest, parse_services
+from pathlib import Path
+from msmvp.manifest import Manifest, load_answers, parse_services
 from msmvp.render import project_context, template_roots
-manifest = Manifest(name="shop", services=parse_services(sys.argv[1]))
+if sys.argv[1].endswith(".yaml"):
+    manifest = load_answers(Path(sys.argv[1]))
+else:
+    manifest = Manifest(name="shop", services=parse_services(sys.argv[1]))
+# default=dict: the lazy openapi fragments of declared resources, built here as plain dicts.
 print(json.dumps({"context": project_context(manifest),
                   "roots": {kind: [str(r / "template") for r in template_roots(manifest.options, kind)]
-                            for kind in ("project", "service")}}))
+                            for kind in ("project", "service")}}, default=dict))
 """
 
 # Plain Jinja2 with a bytecode cache: walk each template folder, render every .jinja file (and its
@@ -65,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--services", type=int, default=3)
+    parser.add_argument("--answers", type=Path, help="an answers file (e.g. a declared domain) instead of --services")
     args = parser.parse_args()
     names = ["users", "orders", "billing", "catalog", "payments", "shipping"]
     names += [f"svc{i}" for i in range(len(names) + 1, args.services + 1)]
@@ -72,23 +79,21 @@ def main() -> None:
     msmvp = [sys.executable, "-m", "msmvp"]
     with tempfile.TemporaryDirectory(prefix="msmvp-bench-floor-") as tmp:
         inputs = Path(tmp) / "inputs.json"
-        dumped = subprocess.run([sys.executable, "-c", DUMP_INPUTS, services], check=True, capture_output=True)
+        given = str(args.answers.resolve()) if args.answers else services
+        what = ["--answers", given] if args.answers else ["--services", services]
+        dumped = subprocess.run([sys.executable, "-c", DUMP_INPUTS, given], check=True, capture_output=True)
         inputs.write_bytes(dumped.stdout)
         assert json.loads(inputs.read_text())["context"]["services"]
         cache = Path(tmp) / "jinja-cache"
         cache.mkdir()
-        new = Case(
-            "msmvp new (with git commit)", lambda w: [*msmvp, "new", "shop", "--defaults", "--services", services]
-        )
-        no_git = Case(
-            "msmvp new --no-git", lambda w: [*msmvp, "new", "shop", "--defaults", "--no-git", "--services", services]
-        )
+        new = Case("msmvp new (with git commit)", lambda w: [*msmvp, "new", "shop", "--defaults", *what])
+        no_git = Case("msmvp new --no-git", lambda w: [*msmvp, "new", "shop", "--defaults", "--no-git", *what])
         floor = Case(
             "floor: plain Jinja2 render, bytecode cache",
             lambda w: [sys.executable, "-c", PLAIN_JINJA, str(inputs), str(w / "shop"), str(cache)],
         )
         helps = Case("msmvp --help", lambda w: [*msmvp, "--help"])
-        header(f"msmvp new, {args.services} services", args.runs)
+        header(f"msmvp new, {args.answers or f'{args.services} services'}", args.runs)
         alternate([new, floor, no_git, helps], args.runs)
     ratio("msmvp new / floor", new, floor, BUDGET)
     ratio("msmvp new --no-git / floor", no_git, floor, BUDGET)

@@ -46,6 +46,8 @@ _CODE = (
     "targets.py",
     "domain.py",
     "migrations.py",
+    "openapi.py",
+    "openapi_build.py",
 )
 # The keys of a service's entry only its own folder renders (its domain history's migrations).
 _OWN = frozenset({"base_resources", "revisions", "migration_steps", "migration_imports", "migration_datetime"})
