@@ -100,9 +100,29 @@ def test_read_models_converge_after_crashes_on_the_real_broker(
 ) -> None:
     project = _render(tmp_path_factory.mktemp(f"consistency-{broker}") / "shop", messaging=broker, data="eventual")
     env = {**os.environ, **_broker_env(broker)}
-    result = _pytest(project, "--basetemp", str(tmp_path / "run"), "tests/integration/test_consistency.py", env=env)
+    result = _make_consistency(project, tmp_path, env)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout, result.stdout[-2000:]
+
+
+def _make_consistency(project: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The project's `make test-consistency` (the tier `make test` leaves out), with this interpreter."""
+    args = f"-q -p no:cacheprovider --basetemp {tmp_path / 'run'}"
+    return run(
+        ["make", "test-consistency", f"PYTHON={sys.executable}", f"PYTEST_ARGS={args}"],
+        cwd=project,
+        env=env,
+        timeout=420,
+    )
+
+
+def test_make_test_leaves_the_consistency_tier_to_make_test_consistency(project: Path) -> None:
+    """`make test` stays within its budget: the crash test is skipped there, and has a target of its own."""
+    skipped = _pytest(project, "tests/integration/test_consistency.py", env={**os.environ, "CONSISTENCY_TESTS": ""})
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert "1 skipped" in skipped.stdout and "make test-consistency" in skipped.stdout, skipped.stdout[-2000:]
+    listed = run(["make", "help"], cwd=project)
+    assert "make test-consistency" in listed.stdout
 
 
 def test_upgrade_to_eventual_with_nats_keeps_the_users_edits(tmp_path: Path) -> None:
