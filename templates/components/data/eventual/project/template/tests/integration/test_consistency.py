@@ -145,14 +145,19 @@ def _assert_consistent(source_db: Path, caller_db: Path, callee: ServiceSpec, wr
 NO_READ_MODEL = PAIR is None or REFERENCE_SOURCE == "api"
 
 
+def _pair(stack: Stack) -> tuple[ServiceSpec, ServiceSpec, Path, Path]:
+    """(caller, callee, the callee's database, the caller's database): the read model under test."""
+    assert PAIR is not None
+    caller, callee_name = PAIR
+    callee = BY_NAME[callee_name]
+    return caller, callee, _sqlite(stack, callee), _sqlite(stack, caller)
+
+
 @pytest.mark.skipif(NO_READ_MODEL, reason="no service keeps a read model of another")
 def test_read_models_converge_while_the_relay_and_a_consumer_crash(
     stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
 ) -> None:
-    assert PAIR is not None
-    caller, callee_name = PAIR
-    callee = BY_NAME[callee_name]
-    source_db, caller_db = _sqlite(stack, callee), _sqlite(stack, caller)
+    caller, callee, source_db, caller_db = _pair(stack)
     relay = f"{callee.name}-relay"
     write = Writer(stack, callee, token("admin"))
 
@@ -201,10 +206,7 @@ def _model(caller_db: Path, callee: ServiceSpec) -> dict[int, tuple[bool, int, d
 def test_a_backfill_fills_a_read_model_that_missed_the_events(
     stack: Stack, token: Callable[..., str], poll: Callable[..., bool]
 ) -> None:
-    assert PAIR is not None
-    caller, callee_name = PAIR
-    callee = BY_NAME[callee_name]
-    source_db, caller_db = _sqlite(stack, callee), _sqlite(stack, caller)
+    caller, callee, source_db, caller_db = _pair(stack)
     write = Writer(stack, callee, token("admin"))
     references = httpx.Client(base_url=stack.service_url(caller.name), headers=credentials.header(token("writer")))
 
