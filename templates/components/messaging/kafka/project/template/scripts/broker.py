@@ -2,7 +2,7 @@
 
 `scripts/dev.py` starts it before the services and gives each service `BROKER_URL`. It listens
 on 127.0.0.1, port DEV_BROKER_PORT or a free one, and keeps topics in memory: a restart of
-`make dev` starts with no events. The first consumer group join takes several seconds.
+`make dev` starts with no events. Each consumer group join takes half the session timeout.
 """
 
 from __future__ import annotations
@@ -54,4 +54,7 @@ def ready(stack: Any, _name: str) -> bool:
 
 
 def service_env(stack: Any) -> dict[str, str]:
-    return {"BROKER_URL": f"127.0.0.1:{_port(stack)}"}
+    # Tansu holds each consumer group join for half the session timeout: a short one starts the
+    # consuming services in seconds (their broker.py's SESSION_TIMEOUT_ENV).
+    session = os.environ.get("KAFKA_SESSION_TIMEOUT_MS") or "4000"
+    return {"BROKER_URL": f"127.0.0.1:{_port(stack)}", "KAFKA_SESSION_TIMEOUT_MS": session}
