@@ -241,8 +241,8 @@ def fake_makefile(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     recipe: list[str] = []
     real = render.render_project
 
-    def patched(manifest, *args):  # type: ignore[no-untyped-def]
-        rendered = real(manifest, *args)
+    def patched(manifest, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rendered = real(manifest, *args, **kwargs)
         out = []
         for planned in rendered.files:
             if planned.path == "Makefile":

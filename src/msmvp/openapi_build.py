@@ -160,6 +160,7 @@ _CONDITIONAL = {
     "412": "If-Match does not name the entry's current ETag",
     "428": "If-Match is missing and REQUIRE_IF_MATCH is set",
 }
+_CONFLICT = {"409": "The entry conflicts with an existing one (a unique field), or is still referenced"}
 _CREATE = {
     "400": "The Idempotency-Key header is malformed",
     "409": "A request with this Idempotency-Key is still being processed",
@@ -292,20 +293,20 @@ def path_items(resource: dict[str, Any]) -> dict[str, Any]:
             "Replace an entry (If-Match)",
             parameters=[entry_id, _IF_MATCH],
             requestBody=body(f"{name}In"),
-            responses={"200": written, **_problems(_ERRORS, _NOT_FOUND, _BODY, _CONDITIONAL, depends)},
+            responses={"200": written, **_problems(_ERRORS, _NOT_FOUND, _BODY, _CONDITIONAL, _CONFLICT, depends)},
         ),
         "patch": operation(
             "Change some fields of an entry (JSON merge patch, RFC 7396; If-Match)",
             parameters=[entry_id, _IF_MATCH],
             requestBody=body(f"{name}Patch", "application/merge-patch+json"),
-            responses={"200": written, **_problems(_ERRORS, _NOT_FOUND, _BODY, _CONDITIONAL, depends)},
+            responses={"200": written, **_problems(_ERRORS, _NOT_FOUND, _BODY, _CONDITIONAL, _CONFLICT, depends)},
         ),
         "delete": operation(
             "Delete an entry (admin; If-Match)",
             parameters=[entry_id, _IF_MATCH],
             responses={
                 "204": {"description": "Successful Response"},
-                **_problems(_ERRORS, _NOT_FOUND, _CONDITIONAL),
+                **_problems(_ERRORS, _NOT_FOUND, _CONDITIONAL, _CONFLICT),
             },
         ),
     }
