@@ -60,8 +60,7 @@ def test_each_service_writes_over_grpc_as_over_http(svc: ServiceSpec, stack: Sta
     the HTTP API sees every change (the same database, cache and rules)."""
     pb, pb_grpc = _stubs(svc)
     service = next(name for name in dir(pb_grpc) if name.endswith("ServiceStub"))
-    modules = {s.name: s.module for s in SERVICES}
-    refs = {f"{modules[callee]}_id": entity_id for callee, entity_id in api.references(svc).items()}
+    refs = api.references(svc)  # {field: id}, as the item's input names them
     url = f"/api/v1/{svc.name}"
 
     def metadata(role: str) -> list[tuple[str, str]]:
