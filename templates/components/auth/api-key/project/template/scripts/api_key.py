@@ -123,7 +123,9 @@ def revoke(path: Path, key_id: str, *, now: float | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--file", help="the keys file (default: API_KEYS_FILE, else $DEV_WORKDIR/api-keys.json, DEV_WORKDIR=.dev)")
+    parser.add_argument(
+        "--file", help="the keys file (default: API_KEYS_FILE, else $DEV_WORKDIR/api-keys.json, DEV_WORKDIR=.dev)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("create", help="create a key and print it once")
     made.add_argument("--role", action="append", choices=ROLES, help="role to grant (repeatable; default reader)")

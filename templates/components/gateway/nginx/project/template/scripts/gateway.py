@@ -99,6 +99,8 @@ def local_gateway_config(
     if edge is not None and "issuer" in edge:  # an issuer's JWKS (auth's edge_token remote-jwks): the local one
         text = _sub(r'^(\s*js_var\s+\$token_issuer\s+)"[^"]*";', rf'\g<1>"{edge["issuer"]}";', text)
         text = _sub(r'^(\s*set\s+\$jwks_uri\s+)"[^"]*";', rf'\g<1>"{edge["jwks_uri"]}";', text)
+        # The local JWKS is on 127.0.0.1: no name to resolve, and a cluster's DNS name would not resolve here.
+        text = _sub(r"^(\s*resolver\s+)\S+", r"\g<1>127.0.0.1", text)
         text = _sub(r"^(\s*proxy_cache_path\s+)/tmp/nginx/(\w+)", rf"\g<1>{temp}/\2", text)
     text = _sub(r"^(\s*js_path\s+)\S+;", rf"\g<1>{GATEWAY_DIR}/;", text)
     text = _sub(r"^(\s*listen\s+)8080\b", rf"\g<1>127.0.0.1:{gateway_port}", text)
