@@ -68,7 +68,10 @@ def render(work: Path, label: str, options: dict[str, str]) -> Project:
 
 
 def make_test(project: Project, env: dict[str, str]) -> tuple[float, float, str, bool]:
-    """Wall and CPU seconds of one `make test`, its last output line, and whether it passed."""
+    """Wall and CPU seconds of one `make test`, its last output line, and whether it passed.
+
+    A failed run's whole output goes to standard error, so a flaky test can be read, not guessed.
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(
         ["make", "test", f"PYTHON={sys.executable}", "PYTEST_ARGS=-q -p no:cacheprovider"],
@@ -84,7 +87,10 @@ def make_test(project: Project, env: dict[str, str]) -> tuple[float, float, str,
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     lines = output.strip().splitlines()
-    return wall, usage.ru_utime + usage.ru_stime, lines[-1] if lines else "", os.waitstatus_to_exitcode(status) == 0
+    passed = os.waitstatus_to_exitcode(status) == 0
+    if not passed:
+        print(f"--- {project.label}: make test failed ---\n{output}--- end of {project.label} ---", file=sys.stderr)
+    return wall, usage.ru_utime + usage.ru_stime, lines[-1] if lines else "", passed
 
 
 def main() -> None:

@@ -460,6 +460,7 @@ def create_table(res: dict[str, Any], indent: int = 4) -> list[str]:
             args.append(f"sa.UniqueConstraint({_q(f['name'])}, name=op.f({_q(n['uq'])}))")
         if f["check"]:
             args.append(f"sa.CheckConstraint({_q(f['check'])}, name=op.f({_q(n['ck'])}))")
+    args.append("sqlite_autoincrement=True")  # never reuse an id: other services hold them
     lines = _call(indent, "op.create_table", args)
     for f in res["fields"]:
         if _indexed(f):
@@ -510,7 +511,9 @@ def _constraints_down(table: str, f: dict[str, Any]) -> list[str]:
 
 
 def _batch(table: str, body: list[str]) -> list[str]:
-    return [f"    with op.batch_alter_table({_q(table)}) as batch:", *body] if body else []
+    # A table SQLite copies to alter keeps its AUTOINCREMENT (ids are never reused).
+    kwargs = 'table_kwargs={"sqlite_autoincrement": True}'
+    return [f"    with op.batch_alter_table({_q(table)}, {kwargs}) as batch:", *body] if body else []
 
 
 def _fill(table: str, f: dict[str, Any]) -> list[str]:

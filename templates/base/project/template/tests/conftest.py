@@ -203,9 +203,14 @@ class Api:
         refs = {field: made[".".join(target)] for field, target in resource.refs.items()}
         if resource.remote_refs and REFERENCE_SOURCE != "api":
             # The service learns of new entries from their events, moments later: wait until it accepts them.
-            assert wait_until(lambda: self.create(resource, refs).status_code != 422, timeout=15.0), (
-                f"{resource.service} never learned of {refs}"
-            )
+            # Only a 201 shows it did: a 429 or 503 on the way (the gateway's rate limit, a full
+            # bulkhead) says nothing of the read model, so polling goes on.
+            def learned() -> bool:
+                response = self.create(resource, refs)
+                assert response.status_code in (201, 422, 429, 503), response.text
+                return response.status_code == 201
+
+            assert wait_until(learned, timeout=15.0), f"{resource.service} never learned of {refs}"
         return refs
 
 
