@@ -55,6 +55,8 @@ TYPES = (
     "json",
     "ref",
 )
+# A field's type in a gRPC message (every other type is a string: docs/protocol.md says why).
+PROTO_TYPES = {"integer": "int64", "ref": "int64", "boolean": "bool"}
 MAX_NAME = 40
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Columns every resource has, and attribute names the generated models and schemas use.
@@ -571,6 +573,7 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
     else:
         ctx["ref"] = None
     ctx["filter_type"] = {"enum": annotation, "ref": "int", "datetime": "datetime"}.get(f.type, py)
+    ctx["proto_type"] = PROTO_TYPES.get(f.type, "string")
     ctx["example"] = _example(f, 1)
     ctx["example_other"] = _example(f, 2)
     ctx["invalid"] = _invalid(f)
@@ -750,6 +753,29 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         # Its part of openapi.json (the default item's is written in the template).
         ctx["openapi"] = openapi.Fragments(ctx)
     return ctx
+
+
+def proto_numbers(snapshots: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per declared resource, the number of each field in its gRPC input message (its message
+    adds 3: id, created_at and updated_at come first), from a service's domain history
+    (``snapshots``, oldest first, the last one now): a field gets the next number when it first
+    appears, and keeps it; a removed field's number is ``reserved`` and never given again (a field
+    added back under that name gets a new one). So a contract only ever appends."""
+    numbers: dict[str, dict[str, int]] = {}
+    reserved: dict[str, list[int]] = {}
+    for resources in snapshots:
+        for r in resources:
+            if r.get("default"):
+                continue
+            own, gone = numbers.setdefault(r["name"], {}), reserved.setdefault(r["name"], [])
+            fields = r.get("fields") or {}
+            for name in [n for n in own if n not in fields]:
+                gone.append(own.pop(name))
+            for name in fields:
+                if name not in own:
+                    own[name] = max([*own.values(), *gone], default=0) + 1
+    now = {r["name"] for r in (snapshots[-1] if snapshots else []) if not r.get("default")}
+    return {name: {"numbers": numbers[name], "reserved": sorted(reserved[name])} for name in numbers if name in now}
 
 
 def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, list[dict[str, Any]]]:

@@ -212,6 +212,8 @@ class History:
             # What the generated test's rows need besides ``from datetime import UTC, datetime``.
             "migration_imports": sorted({imp for s in steps for imp in s["imports"]}),
             "migration_datetime": ["UTC", *sorted({"datetime"} | {n for s in steps for n in s["datetime"]})],
+            # The gRPC contract's field numbers of each declared resource (they only append).
+            "proto": domain.proto_numbers([e["resources"] for e in entries]),
         }
 
 
