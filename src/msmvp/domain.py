@@ -33,10 +33,10 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# The option values declared resources are built for: the gRPC contract, the events and the read
-# models still describe only the default item.
+# The option values declared resources are built for: the events and the read models still
+# describe only the default item.
 BUILT_WITH: dict[str, tuple[str, ...]] = {
-    "protocol": ("rest",),
+    "protocol": ("rest", "grpc"),
     "messaging": ("none",),
     "data": ("db-per-service", "shared-db"),
 }
