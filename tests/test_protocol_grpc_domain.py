@@ -89,13 +89,32 @@ def test_field_numbers_only_append() -> None:
     numbers = domain.proto_numbers(history)
     assert numbers == {"order": {"numbers": {"a": 1, "c": 3, "b": 4, "d": 5}, "reserved": [2]}}
     assert domain.proto_numbers(history[:2])["order"] == {"numbers": {"a": 1, "b": 2, "c": 3}, "reserved": []}
+    # The domain a three-way merge's base was rendered from: its numbers as they were then.
+    assert domain.proto_numbers(history, {"order": ["a", "c"]})["order"] == numbers["order"] | {
+        "numbers": {"a": 1, "c": 3}
+    }
+    assert domain.proto_numbers(history, {"order": ["a", "b"]})["order"] == {
+        "numbers": {"a": 1, "b": 2},
+        "reserved": [],
+    }
+    # A domain the history has not reached yet follows it.
+    ahead = domain.proto_numbers(history, {"order": ["a", "c", "b", "d", "e"]})["order"]
+    assert ahead == {"numbers": {"a": 1, "c": 3, "b": 4, "d": 5, "e": 6}, "reserved": [2]}
 
 
-def test_a_removed_field_is_reserved_in_the_contract(tmp_path: Path) -> None:
-    root = _new(tmp_path)
-    grow_domain.remove_field(root, "orders.order", "placed_at", allow_drop=True)
-    grow_domain.add_field(root, "orders.order", ["placed_on:date"])
-    orders = (root / ORDERS).read_text()
+@pytest.mark.parametrize("git", [True, False], ids=["git", "no-git"])
+def test_a_removed_field_is_reserved_in_the_contract(tmp_path: Path, git: bool) -> None:
+    root = _new(tmp_path, git=git)
+    # An edit of the contract is merged: its base is the contract as it was rendered before (from
+    # git's objects, or rendered again from the domain of then: the same field numbers).
+    contract = root / ORDERS
+    contract.write_text(contract.read_text().replace("message Order {\n", "// Our orders.\nmessage Order {\n"))
+    if git:
+        _git(root, "commit", "-qam", "A comment in the contract")
+    assert not grow_domain.remove_field(root, "orders.order", "placed_at", allow_drop=True).plan.conflicts
+    assert not grow_domain.add_field(root, "orders.order", ["placed_on:date"]).plan.conflicts
+    orders = contract.read_text()
+    assert "// Our orders.\nmessage Order {\n" in orders
     order, given = _message(orders, "Order"), _message(orders, "OrderInput")
     assert "placed_at" not in order and "  reserved 6;\n" in order and "  optional string note = 7;\n" in order
     assert "  reserved 3;\n" in given and "  optional string placed_on = 5;\n" in given

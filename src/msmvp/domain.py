@@ -755,27 +755,40 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
     return ctx
 
 
-def proto_numbers(snapshots: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+def proto_numbers(
+    snapshots: list[list[dict[str, Any]]], now: dict[str, list[str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per declared resource, the number of each field in its gRPC input message (its message
     adds 3: id, created_at and updated_at come first), from a service's domain history
-    (``snapshots``, oldest first, the last one now): a field gets the next number when it first
-    appears, and keeps it; a removed field's number is ``reserved`` and never given again (a field
-    added back under that name gets a new one). So a contract only ever appends."""
+    (``snapshots``, oldest first): a field gets the next number when it first appears, and keeps
+    it; a removed field's number is ``reserved`` and never given again (a field added back under
+    that name gets a new one). So a contract only ever appends.
+
+    ``now``: the fields (by resource) of the domain rendered, when it is not the history's last
+    snapshot: the numbers are those of the last snapshot that has exactly these fields (what was
+    rendered then: the base of a three-way merge), or, for a domain the history has not reached,
+    the history's followed by it."""
+    shapes = [_field_names(resources) for resources in snapshots]
+    if now is not None:
+        at = max((i for i, shape in enumerate(shapes) if shape == now), default=None)
+        shapes = shapes[: at + 1] if at is not None else [*shapes, now]
     numbers: dict[str, dict[str, int]] = {}
     reserved: dict[str, list[int]] = {}
-    for resources in snapshots:
-        for r in resources:
-            if r.get("default"):
-                continue
-            own, gone = numbers.setdefault(r["name"], {}), reserved.setdefault(r["name"], [])
-            fields = r.get("fields") or {}
+    for shape in shapes:
+        for resource, fields in shape.items():
+            own, gone = numbers.setdefault(resource, {}), reserved.setdefault(resource, [])
             for name in [n for n in own if n not in fields]:
                 gone.append(own.pop(name))
             for name in fields:
                 if name not in own:
                     own[name] = max([*own.values(), *gone], default=0) + 1
-    now = {r["name"] for r in (snapshots[-1] if snapshots else []) if not r.get("default")}
-    return {name: {"numbers": numbers[name], "reserved": sorted(reserved[name])} for name in numbers if name in now}
+    last = shapes[-1] if shapes else {}
+    return {name: {"numbers": numbers[name], "reserved": sorted(reserved[name])} for name in numbers if name in last}
+
+
+def _field_names(resources: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A snapshot's declared resources (the placeholder left out) -> their fields' names, in order."""
+    return {r["name"]: list(r.get("fields") or {}) for r in resources if not r.get("default")}
 
 
 def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, list[dict[str, Any]]]:
