@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from msmvp import api, domain, grow_domain
+from msmvp import api, domain, grow, grow_domain
 
 from .conftest import require_tool, run
 from .test_protocol_grpc import make_test_passes
@@ -139,7 +139,7 @@ def test_buf_lint_and_breaking_pass_after_add_field(tmp_path: Path) -> None:
     assert broken.returncode != 0, broken.stdout
 
 
-def test_add_field_keeps_a_users_edit_in_rpc_py(tmp_path: Path) -> None:
+def test_add_field_and_upgrade_keep_a_users_edit_in_rpc_py(tmp_path: Path) -> None:
     root = _new(tmp_path)
     rpc = root / "services/catalog/catalog_service/rpc.py"
     edited = rpc.read_text().replace(
@@ -153,6 +153,10 @@ def test_add_field_keeps_a_users_edit_in_rpc_py(tmp_path: Path) -> None:
     assert "# Our team's note: products are listed a lot." in text
     assert 'json_fields=frozenset(["facets"]),' in text, "the new JSON field reached rpc.py"
     assert "optional string facets = 3;" in (root / "services/catalog/proto/catalog/v1/catalog.proto").read_text()
+    again = grow.upgrade(root)
+    assert not again.plan.conflicts
+    assert "# Our team's note: products are listed a lot." in rpc.read_text()
+    assert _git(root, "status", "--porcelain") == ""
 
 
 @pytest.mark.slow
