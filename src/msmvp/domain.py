@@ -33,10 +33,10 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# The option values declared resources are built for: the gRPC contract, the events and the read
-# models still describe only the default item.
+# The option values declared resources are built for: the events and the read models still
+# describe only the default item.
 BUILT_WITH: dict[str, tuple[str, ...]] = {
-    "protocol": ("rest",),
+    "protocol": ("rest", "grpc"),
     "messaging": ("none",),
     "data": ("db-per-service", "shared-db"),
 }
@@ -55,6 +55,8 @@ TYPES = (
     "json",
     "ref",
 )
+# A field's type in a gRPC message (every other type is a string: docs/protocol.md says why).
+PROTO_TYPES = {"integer": "int64", "ref": "int64", "boolean": "bool"}
 MAX_NAME = 40
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Columns every resource has, and attribute names the generated models and schemas use.
@@ -571,6 +573,7 @@ def field_context(f: Field, service: str, resolved: dict[str, list[Resource]]) -
     else:
         ctx["ref"] = None
     ctx["filter_type"] = {"enum": annotation, "ref": "int", "datetime": "datetime"}.get(f.type, py)
+    ctx["proto_type"] = PROTO_TYPES.get(f.type, "string")
     ctx["example"] = _example(f, 1)
     ctx["example_other"] = _example(f, 2)
     ctx["invalid"] = _invalid(f)
@@ -750,6 +753,42 @@ def resource_context(service: str, r: Resource, resolved: dict[str, list[Resourc
         # Its part of openapi.json (the default item's is written in the template).
         ctx["openapi"] = openapi.Fragments(ctx)
     return ctx
+
+
+def proto_numbers(
+    snapshots: list[list[dict[str, Any]]], now: dict[str, list[str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per declared resource, the number of each field in its gRPC input message (its message
+    adds 3: id, created_at and updated_at come first), from a service's domain history
+    (``snapshots``, oldest first): a field gets the next number when it first appears, and keeps
+    it; a removed field's number is ``reserved`` and never given again (a field added back under
+    that name gets a new one). So a contract only ever appends.
+
+    ``now``: the fields (by resource) of the domain rendered, when it is not the history's last
+    snapshot: the numbers are those of the last snapshot that has exactly these fields (what was
+    rendered then: the base of a three-way merge), or, for a domain the history has not reached,
+    the history's followed by it."""
+    shapes = [_field_names(resources) for resources in snapshots]
+    if now is not None:
+        at = max((i for i, shape in enumerate(shapes) if shape == now), default=None)
+        shapes = shapes[: at + 1] if at is not None else [*shapes, now]
+    numbers: dict[str, dict[str, int]] = {}
+    reserved: dict[str, list[int]] = {}
+    for shape in shapes:
+        for resource, fields in shape.items():
+            own, gone = numbers.setdefault(resource, {}), reserved.setdefault(resource, [])
+            for name in [n for n in own if n not in fields]:
+                gone.append(own.pop(name))
+            for name in fields:
+                if name not in own:
+                    own[name] = max([*own.values(), *gone], default=0) + 1
+    last = shapes[-1] if shapes else {}
+    return {name: {"numbers": numbers[name], "reserved": sorted(reserved[name])} for name in numbers if name in last}
+
+
+def _field_names(resources: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A snapshot's declared resources (the placeholder left out) -> their fields' names, in order."""
+    return {r["name"]: list(r.get("fields") or {}) for r in resources if not r.get("default")}
 
 
 def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, list[dict[str, Any]]]:

@@ -193,8 +193,9 @@ class History:
             out[name] = entries
         return History(out)
 
-    def contexts(self, service: str) -> dict[str, Any]:
-        """``service.base_resources`` and ``service.revisions`` for the templates."""
+    def contexts(self, service: str, now: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``service.base_resources``, ``service.revisions`` and ``service.proto`` for the templates
+        (``now``: the fields of the domain rendered, by resource; see :func:`domain.proto_numbers`)."""
         entries = self.services[service]
         revisions = []
         for before, entry in itertools.pairwise(entries):
@@ -212,6 +213,8 @@ class History:
             # What the generated test's rows need besides ``from datetime import UTC, datetime``.
             "migration_imports": sorted({imp for s in steps for imp in s["imports"]}),
             "migration_datetime": ["UTC", *sorted({"datetime"} | {n for s in steps for n in s["datetime"]})],
+            # The gRPC contract's field numbers of each declared resource (they only append).
+            "proto": domain.proto_numbers([e["resources"] for e in entries], now),
         }
 
 

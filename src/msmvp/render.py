@@ -174,7 +174,7 @@ def project_context(manifest: Manifest, history: migrations.History | None = Non
 
     options = resolve(manifest.options)
     covered = (history or migrations.History()).covering(manifest)
-    services = [{**s, **covered.contexts(s["name"])} for s in manifest.service_contexts()]
+    services = [{**s, **covered.contexts(s["name"], _field_names(s))} for s in manifest.service_contexts()]
     return {
         "project_name": manifest.name,
         "project_module": manifest.name.replace("-", "_"),
@@ -187,6 +187,12 @@ def project_context(manifest: Manifest, history: migrations.History | None = Non
         **components.exports(options),
         "parts": components.parts(options),
     }
+
+
+def _field_names(service: dict[str, Any]) -> dict[str, list[str]]:
+    """The fields of each resource the service declares, by name, in order (the gRPC contract's
+    field numbers follow them: :func:`msmvp.domain.proto_numbers`)."""
+    return {r["name"]: [f["name"] for f in r["fields"]] for r in service["resources"] if not r["default"]}
 
 
 def render(manifest: Manifest, history: migrations.History | None = None) -> list[PlannedFile]:
