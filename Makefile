@@ -48,8 +48,19 @@ test: tools install pytest
 test-all:
 	$(MAKE) test MARKERS=
 
+# The quick tests on two workers (each file on one, so module fixtures render once); the slow
+# ones after them, one at a time: each runs a generated project's own two-worker tests or real
+# servers with timing checks, which want the cores to themselves. Other MARKERS: one plain run.
+QUICK := $(PYTHON) -m pytest -m "not slow" -n 2 --dist loadfile $(PYTEST_ARGS)
 pytest: $(PYTHON)
-	$(PYTHON) -m pytest $(if $(MARKERS),-m "$(MARKERS)")
+ifeq ($(MARKERS),not slow)
+	$(QUICK)
+else ifeq ($(MARKERS),)
+	$(QUICK)
+	$(PYTHON) -m pytest -m slow $(PYTEST_ARGS)
+else
+	$(PYTHON) -m pytest -m "$(MARKERS)" $(PYTEST_ARGS)
+endif
 
 lint:
 	ruff check src tests bench
