@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from .conftest import run_generated_stack_tests
+from .test_generated_services import _test_env
 
 # Three services, six resources: references within a service (address -> user, line -> order)
 # and across services (order -> users.user, line -> catalog.product); unique fields of several
@@ -132,3 +134,41 @@ def test_the_repo_level_tests_pass_on_the_declared_domain(domain_project: Path, 
     output = run_generated_stack_tests(domain_project, tmp_path)
     # None skipped (checked by the helper): the cross-service flows ran for orders, the caller.
     assert " passed" in output
+
+
+# orders' primary resource references users only through an optional field: its create body
+# (the required fields) makes no call, so the tests that count outbound calls set it themselves.
+OPTIONAL_REFERENCE = """\
+name: shop
+services:
+  - name: users
+    resources:
+      - name: user
+        fields:
+          email: {type: email, required: true, unique: true}
+  - name: orders
+    calls: [users]
+    resources:
+      - name: order
+        fields:
+          note: {type: string, required: true}
+          user_id: {ref: users.user}
+"""
+
+
+def test_an_optional_reference_alone_is_traced_and_resilient(tmp_path: Path) -> None:
+    """The tracing and outbound-call tests of a service whose only remote reference is optional
+    count the calls the body they send makes."""
+    pytest.importorskip("fastapi", reason="the generated services' dependencies are not installed")
+    from msmvp.api import new_project
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(OPTIONAL_REFERENCE)
+    project = new_project("shop", output_dir=tmp_path, target=tmp_path / "shop", answers=answers, git=False).target
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "pytest")]
+    cmd += ["tests/test_tracing.py", "tests/test_resilience.py"]
+    orders = project / "services" / "orders"
+    result = subprocess.run(cmd, cwd=orders, env=_test_env(), capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "failed" not in output and " passed" in output
