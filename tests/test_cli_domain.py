@@ -196,6 +196,12 @@ def test_no_commit_and_allow_dirty(project: Path) -> None:
         (["add-resource", "orders", "thing"], "needs at least one field"),
         (["add-resource", "orders", "order", "--field", "a:text"], "already has a resource 'order'"),
         (["add-resource", "orders", "event_outbox", "--field", "a:text"], "resource name 'event_outbox' is reserved"),
+        (["add-resource", "orders", "etag", "--field", "a:text"], "resource name 'etag' is reserved"),
+        (
+            ["add-resource", "orders", "sum", "--field", "a:text", "--plural", "total"],
+            "plural name 'total' is reserved",
+        ),
+        (["add-resource", "orders", "order_input", "--field", "a:text"], "a second OrderInput in the gRPC contract"),
         (["add-resource", "orders", "Thing", "--field", "a:text"], "not a snake_case identifier"),
         (["add-resource", "orders", "thing", "--field", "a:text", "--plural", "Things"], "plural name 'Things'"),
         (["add-resource", "orders", "thing", "--ref", "nope.thing"], "there is no service 'nope'"),

@@ -150,6 +150,11 @@ def test_each_bad_mapping_is_refused(data: object, message: str) -> None:
         ({"name": "event_outbox", "fields": {"a": "text"}}, "resource name 'event_outbox' is reserved"),
         ({"name": "thing", "plural": "event_outbox", "fields": {"a": "text"}}, "table 'event_outbox' is reserved"),
         ({"name": "idempotency_key", "fields": {"a": "text"}}, "is reserved"),
+        # each a field its gRPC request or response messages already have
+        ({"name": "etag", "fields": {"a": "text"}}, "resource name 'etag' is reserved"),
+        ({"name": "id", "fields": {"a": "text"}}, "resource name 'id' is reserved"),
+        ({"name": "replayed", "fields": {"a": "text"}}, "resource name 'replayed' is reserved"),
+        ({"name": "sum", "plural": "total", "fields": {"a": "text"}}, "plural name 'total' is reserved"),
         ({"name": "Order", "fields": {"a": "text"}}, "not a snake_case identifier"),
         ({"name": "order", "fields": [{"a": "text"}, {"a": "integer"}]}, "field 'a' is listed twice"),
         ({"name": "order", "fields": {"a": "money"}}, "resource 'order': field 'a': unknown type 'money'"),
@@ -228,6 +233,26 @@ def test_a_whole_domain_checks_and_the_placeholder_refers_to_the_callee() -> Non
             lambda s: s[1][2].append(_res("thing", "a:text", plural="orders")),
             "two resources have the plural 'orders'",
             ("services", 1, "resources", 0),
+        ),
+        (
+            lambda s: s[1][2].append(_res("order_input", "a:text")),
+            "resource 'order_input' would make a second OrderInput in the gRPC contract",
+            ("services", 1, "resources", 2),
+        ),
+        (
+            lambda s: s[1][2].insert(0, _res("get_line_response", "a:text")),
+            "resource 'line' would make a second GetLineResponse in the gRPC contract",
+            ("services", 1, "resources", 2),
+        ),
+        (
+            lambda s: s[1][2].append(_res("orders_service", "a:text")),
+            "resource 'orders_service' would make a second OrdersService in the gRPC contract",
+            ("services", 1, "resources", 2),
+        ),
+        (
+            lambda s: s[0][2].append(_res("list_x_request", "a:text", plural="x")),
+            "resource 'list_x_request' would make a second ListXRequest in the gRPC contract",
+            ("services", 0, "resources", 1),
         ),
         (
             lambda s: s[0][2].append(_res("x", "a_id:ref(nope.thing)")),
@@ -412,6 +437,8 @@ def test_a_bad_answers_file_gives_file_and_line(tmp_path: Path) -> None:
         ("quantity: {type: integer, required: true}", "id: integer", "field name 'id' is reserved", "id: integer"),
         ("calls: [users, catalog]", "calls: [users]", "references catalog, which orders does not call", "product_id:"),
         ("- name: line", "- name: event_outbox", "resource name 'event_outbox' is reserved", "- name: event_outbox"),
+        ("- name: line", "- name: replayed", "resource name 'replayed' is reserved", "- name: replayed"),
+        ("- name: line", "- name: order_input", "a second OrderInput in the gRPC contract", "- name: order_input"),
     ],
 )  # fmt: skip
 def test_each_mistake_in_an_answers_file_names_its_line(

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .test_generated_services import _test_env
+from .helpers import all_pass, render_domain, service_test_env, start_service_tests
 
 # Every field type; references within a service and across services; defaults of each kind of
 # value; a resource at its service's own path (orders.order) and one whose schemas sort after
@@ -84,18 +82,9 @@ def test_publish(app: FastAPI) -> None:
 """
 
 
-def _render(dest: Path, **options: str) -> Path:
-    from msmvp.api import new_project
-
-    answers = dest.parent / "domain.yaml"
-    answers.write_text(DOMAIN, encoding="utf-8")
-    new_project("shop", target=dest, answers=answers, options=options, git=False)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def domain_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _render(tmp_path_factory.mktemp("domain") / "shop")
+    return render_domain(tmp_path_factory.mktemp("domain") / "shop", DOMAIN)
 
 
 @pytest.fixture(scope="module")
@@ -109,17 +98,10 @@ def published(domain_project: Path, tmp_path_factory: pytest.TempPathFactory) ->
         copy = scratch / name
         shutil.copytree(domain_project / "services" / name, copy)
         (copy / "tests" / "test_publish.py").write_text(PUBLISH, encoding="utf-8")
-        env = {**_test_env(), "MSMVP_PUBLISHED": str(scratch / f"{name}.json")}
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_publish.py"]
-        cmd += ["tests/test_contract.py", "--basetemp", str(scratch / f"pytest-{name}")]
-        proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pending[name] = proc
-    failures = []
-    for name, proc in pending.items():
-        out, _ = proc.communicate(timeout=180)
-        if proc.returncode != 0:
-            failures.append(f"--- {name} (exit {proc.returncode})\n{out[-4000:]}")
-    assert not failures, "\n".join(failures)
+        env = service_test_env(MSMVP_PUBLISHED=str(scratch / f"{name}.json"))
+        args = ("tests/test_publish.py", "tests/test_contract.py", "--basetemp", str(scratch / f"pytest-{name}"))
+        pending[name] = start_service_tests(copy, *args, env=env)
+    all_pass(pending)
     return {name: json.loads((scratch / f"{name}.json").read_text(encoding="utf-8")) for name in SERVICES}
 
 
@@ -191,7 +173,7 @@ def test_contract_is_a_valid_openapi_document(
 ) -> None:
     from openapi_spec_validator import validate
 
-    project = domain_project if auth == "jwt" else _render(tmp_path / "shop", auth=auth)
+    project = domain_project if auth == "jwt" else render_domain(tmp_path / "shop", DOMAIN, auth=auth)
     documents = [(project, service) for service in SERVICES] + [(default_project, "orders")]
     for root, service in documents:
         contract = _contract(root, service)
@@ -214,10 +196,9 @@ def test_the_contract_test_refuses_what_the_app_no_longer_accepts(domain_project
     limit = document["paths"]["/api/v1/orders/lines"]["get"]["parameters"][0]
     limit["schema"]["maximum"] = 500
     (copy / "openapi.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py"]
-    result = subprocess.run(cmd, cwd=copy, env=_test_env(), capture_output=True, text=True, timeout=180, check=False)
-    out = result.stdout + result.stderr
-    assert result.returncode == 1, out[-4000:]
+    run = start_service_tests(copy, "tests/test_contract.py")
+    out, _ = run.communicate(timeout=180)
+    assert run.returncode == 1, out[-4000:]
     assert "POST /api/v1/orders request: field status: values no longer accepted ['refunded']" in out
     assert "PUT /api/v1/orders/{item_id} request: field status: values no longer accepted ['refunded']" in out
     assert "GET /api/v1/orders/lines: parameter limit: maximum lowered to 100" in out

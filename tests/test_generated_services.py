@@ -8,16 +8,13 @@ is never written to.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import require_tool, run
+from .helpers import all_pass, start_service_tests
 
 # A hyphenated service calling two others, one of them hyphenated too.
 THREE_SERVICES = "users,catalog-items,order-items:users+catalog-items"
@@ -40,34 +37,14 @@ def _services(project: Path) -> list[Path]:
     return sorted(path for path in (project / "services").iterdir() if path.is_dir())
 
 
-def _test_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # Settings come from the tests' own fixtures, never from the developer's environment.
-    for name in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "PYTEST_ADDOPTS"):
-        env.pop(name, None)
-    return env
-
-
 def test_service_unit_tests_pass(project: Path, tmp_path: Path) -> None:
     """Every service's suite passes from its own directory; the runs go in parallel."""
     pending = {}
     for service in _services(project):
         copy = tmp_path / service.name
         shutil.copytree(service, copy)
-        basetemp = tmp_path / f"pytest-{service.name}"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(basetemp)]
-        proc = subprocess.Popen(
-            cmd, cwd=copy, env=_test_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        pending[service.name] = (time.perf_counter(), proc)
-    failures = []
-    for name, (start, proc) in pending.items():
-        out, _ = proc.communicate(timeout=180)
-        took = time.perf_counter() - start
-        if proc.returncode != 0 or " passed" not in out:
-            failures.append(f"--- {name} (exit {proc.returncode}, {took:.1f}s)\n{out[-6000:]}")
-    assert not failures, "\n".join(failures)
+        pending[service.name] = start_service_tests(copy, "--basetemp", str(tmp_path / f"pytest-{service.name}"))
+    all_pass(pending)  # pytest's last line says how long each took
 
 
 def test_service_code_is_ruff_clean(project: Path) -> None:

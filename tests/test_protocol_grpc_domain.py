@@ -14,7 +14,7 @@ import pytest
 from msmvp import api, domain, grow, grow_domain
 
 from .conftest import require_tool, run
-from .test_protocol_grpc import make_test_passes
+from .helpers import make_test_passes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "bench" / "domain-example.yaml"
 ORDERS = "services/orders/proto/orders/v1/orders.proto"

@@ -176,31 +176,49 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the diff that wou
 AllowDirty = Annotated[bool, typer.Option("--allow-dirty", help="Run even with uncommitted changes.")]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Leave the changes uncommitted.")]
 ProjectDir = Annotated[Path, typer.Option("--project", help="The project directory.", file_okay=False)]
+# The options of every command that re-renders the project, after its own.
+_REGEN_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    for name, annotation, default in (
+        ("dry_run", DryRun, False),
+        ("allow_dirty", AllowDirty, False),
+        ("no_commit", NoCommit, False),
+        ("project", ProjectDir, Path(".")),
+    )
+]
 
 
-@app.command("add-service")
+def _regen_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command that re-renders the project: typer sees the function's own parameters
+    and then --dry-run, --allow-dirty, --no-commit and --project, which reach the function in
+    ``**regen`` for it to pass on to :mod:`msmvp.commands`."""
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command, eval_str=True).parameters.values()
+        params = [p for p in own if p.kind != inspect.Parameter.VAR_KEYWORD]
+        command.__signature__ = inspect.Signature([*params, *_REGEN_OPTIONS])  # type: ignore[attr-defined]
+        return app.command(name)(command)
+
+    return register
+
+
+@_regen_command("add-service")
 def add_service(
     name: Annotated[str, typer.Argument(help="The new service: a DNS label.", show_default=False)],
     calls: Annotated[Optional[str], typer.Option(help="Services it calls, comma-separated.")] = None,
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Add a service and re-render every file that lists services. Exit 3 on conflicts."""
-    commands.add_service(name, calls, dry_run, allow_dirty, no_commit, project)
+    commands.add_service(name, calls, **regen)
 
 
-@app.command("remove-service")
+@_regen_command("remove-service")
 def remove_service(
     name: Annotated[str, typer.Argument(help="The service to remove.", show_default=False)],
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Remove a service; its files you edited are kept and listed. Exit 3 on conflicts."""
-    commands.remove_service(name, dry_run, allow_dirty, no_commit, project)
+    commands.remove_service(name, **regen)
 
 
 AllowDrop = Annotated[
@@ -208,7 +226,7 @@ AllowDrop = Annotated[
 ]
 
 
-@app.command("add-resource")
+@_regen_command("add-resource")
 def add_resource(
     service: Annotated[str, typer.Argument(help="The service that owns it.", show_default=False)],
     resource: Annotated[str, typer.Argument(help="The resource: a snake_case name, e.g. order.", show_default=False)],
@@ -229,70 +247,55 @@ def add_resource(
         ),
     ] = None,
     plural: Annotated[Optional[str], typer.Option(help="Its plural (table and URL), when not NAME+s.")] = None,
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Declare a resource of a service and re-render it (it replaces the default item). Exit 3 on conflicts."""
-    commands.add_resource(service, resource, field, ref, plural, dry_run, allow_dirty, no_commit, project)
+    commands.add_resource(service, resource, field, ref, plural, **regen)
 
 
-@app.command("add-field")
+@_regen_command("add-field")
 def add_field(
     target: Annotated[str, typer.Argument(help="SERVICE.RESOURCE, e.g. orders.order.", show_default=False)],
     fields: Annotated[
         list[str], typer.Argument(help="Fields NAME:TYPE[(ARGS)][:required]..., e.g. note:text.", show_default=False)
     ],
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Add fields to a resource and re-render every layer of its service. Exit 3 on conflicts."""
-    commands.add_field(target, fields, dry_run, allow_dirty, no_commit, project)
+    commands.add_field(target, fields, **regen)
 
 
-@app.command("remove-field")
+@_regen_command("remove-field")
 def remove_field(
     target: Annotated[str, typer.Argument(help="SERVICE.RESOURCE, e.g. orders.order.", show_default=False)],
     name: Annotated[str, typer.Argument(help="The field to remove.", show_default=False)],
     allow_drop: AllowDrop = False,
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Remove a field of a resource (needs --allow-drop: its column goes). Exit 3 on conflicts."""
-    commands.remove_field(target, name, allow_drop, dry_run, allow_dirty, no_commit, project)
+    commands.remove_field(target, name, allow_drop, **regen)
 
 
-@app.command("remove-resource")
+@_regen_command("remove-resource")
 def remove_resource(
     service: Annotated[str, typer.Argument(help="The service that owns it.", show_default=False)],
     resource: Annotated[str, typer.Argument(help="The resource to remove.", show_default=False)],
     allow_drop: AllowDrop = False,
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Remove a resource of a service (needs --allow-drop: its table goes). Exit 3 on conflicts."""
-    commands.remove_resource(service, resource, allow_drop, dry_run, allow_dirty, no_commit, project)
+    commands.remove_resource(service, resource, allow_drop, **regen)
 
 
-@app.command("upgrade")
+@_regen_command("upgrade")
 def upgrade(
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Change an option: AXIS=VALUE (repeatable).")
     ] = None,
-    dry_run: DryRun = False,
-    allow_dirty: AllowDirty = False,
-    no_commit: NoCommit = False,
-    project: ProjectDir = Path("."),
+    **regen: Any,
 ) -> None:
     """Re-render with this msmvp's templates and the options in msmvp.yaml. Exit 3 on conflicts."""
-    commands.upgrade(set_, dry_run, allow_dirty, no_commit, project)
+    commands.upgrade(set_, **regen)
 
 
 @app.command("resolve")

@@ -8,6 +8,8 @@ not end normally, which both parsers pass on unchanged.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -193,124 +195,86 @@ def _report_regen(outcome: Any) -> None:
         raise SystemExit(CONFLICT_EXIT)
 
 
-def _regen(project: Path, core: Callable[..., Any], dry_run: bool, allow_dirty: bool, no_commit: bool) -> None:
-    """Finish an interrupted run, then one regeneration (``core`` takes the run's switches)."""
-    _recover(project)
-    _report_regen(guard(lambda: core(dry_run=dry_run, allow_dirty=allow_dirty, commit=not no_commit)))
+# A regeneration still to run: the core function given the project and the run's switches
+# (dry_run, allow_dirty, commit), as each re-rendering command below returns it.
+Core = Callable[..., Any]
 
 
-def add_service(
-    name: str,
-    calls: str | None = None,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+# The switches of every command that re-renders the project, after its own arguments.
+_SWITCHES: dict[str, Any] = {"dry_run": False, "allow_dirty": False, "no_commit": False, "project": Path(".")}
+
+
+def _regenerating(command: Callable[..., Core]) -> Callable[..., None]:
+    """A command that re-renders the project: it takes ``command``'s arguments, then the
+    :data:`_SWITCHES`; it finishes an interrupted run, then runs the regeneration ``command`` returns."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        switch = {name: kwargs.pop(name, default) for name, default in _SWITCHES.items()}
+        core = command(*args, **kwargs)
+        project, dry_run, allow_dirty = switch["project"], switch["dry_run"], switch["allow_dirty"]
+        _recover(project)
+        commit = not switch["no_commit"]
+        _report_regen(guard(lambda: core(project, dry_run=dry_run, allow_dirty=allow_dirty, commit=commit)))
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    switches = [inspect.Parameter(name, keyword, default=default) for name, default in _SWITCHES.items()]
+    run.__signature__ = inspect.Signature([*inspect.signature(command).parameters.values(), *switches])  # type: ignore[attr-defined]
+    return run
+
+
+@_regenerating
+def add_service(name: str, calls: str | None = None) -> Core:
     from msmvp.grow import add_service as core
 
     callees = [c.strip() for c in calls.split(",")] if calls else []
-    _regen(project, lambda **kw: core(project, name, callees, **kw), dry_run, allow_dirty, no_commit)
+    return lambda project, **kw: core(project, name, callees, **kw)
 
 
-def remove_service(
-    name: str,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+@_regenerating
+def remove_service(name: str) -> Core:
     from msmvp.grow import remove_service as core
 
-    _regen(project, lambda **kw: core(project, name, **kw), dry_run, allow_dirty, no_commit)
+    return lambda project, **kw: core(project, name, **kw)
 
 
+@_regenerating
 def add_resource(
-    service: str,
-    resource: str,
-    field: list[str] | None = None,
-    ref: list[str] | None = None,
-    plural: str | None = None,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+    service: str, resource: str, field: list[str] | None = None, ref: list[str] | None = None, plural: str | None = None
+) -> Core:
     from msmvp.grow_domain import add_resource as core
 
     fields, refs = field or [], ref or []
-    _regen(
-        project,
-        lambda **kw: core(project, service, resource, fields, refs, plural, **kw),
-        dry_run,
-        allow_dirty,
-        no_commit,
-    )
+    return lambda project, **kw: core(project, service, resource, fields, refs, plural, **kw)
 
 
-def add_field(
-    target: str,
-    fields: list[str],
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+@_regenerating
+def add_field(target: str, fields: list[str]) -> Core:
     from msmvp.grow_domain import add_field as core
 
-    _regen(project, lambda **kw: core(project, target, fields, **kw), dry_run, allow_dirty, no_commit)
+    return lambda project, **kw: core(project, target, fields, **kw)
 
 
-def remove_field(
-    target: str,
-    name: str,
-    allow_drop: bool = False,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+@_regenerating
+def remove_field(target: str, name: str, allow_drop: bool = False) -> Core:
     from msmvp.grow_domain import remove_field as core
 
-    drop = allow_drop
-    _regen(project, lambda **kw: core(project, target, name, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit)
+    return lambda project, **kw: core(project, target, name, allow_drop=allow_drop, **kw)
 
 
-def remove_resource(
-    service: str,
-    resource: str,
-    allow_drop: bool = False,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-) -> None:
+@_regenerating
+def remove_resource(service: str, resource: str, allow_drop: bool = False) -> Core:
     from msmvp.grow_domain import remove_resource as core
 
-    drop = allow_drop
-    _regen(
-        project, lambda **kw: core(project, service, resource, allow_drop=drop, **kw), dry_run, allow_dirty, no_commit
-    )
+    return lambda project, **kw: core(project, service, resource, allow_drop=allow_drop, **kw)
 
 
-def upgrade(
-    set_: list[str] | None = None,
-    dry_run: bool = False,
-    allow_dirty: bool = False,
-    no_commit: bool = False,
-    project: Path = Path("."),
-    allow_drop: bool = False,
-) -> None:
+@_regenerating
+def upgrade(set_: list[str] | None = None, allow_drop: bool = False) -> Core:
     from msmvp.grow import parse_settings
     from msmvp.grow import upgrade as core
 
-    _regen(
-        project,
-        lambda **kw: core(project, parse_settings(set_ or []), allow_drop=allow_drop, **kw),
-        dry_run,
-        allow_dirty,
-        no_commit,
-    )
+    return lambda project, **kw: core(project, parse_settings(set_ or []), allow_drop=allow_drop, **kw)
 
 
 def resolve(path: str, keep_mine: bool = False, take_theirs: bool = False, project: Path = Path(".")) -> None:

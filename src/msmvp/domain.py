@@ -71,6 +71,13 @@ RESERVED_RESOURCES = frozenset(
 RESERVED_TABLES = frozenset(
     {"idempotency_keys", "event_inbox", "dangling_references", "event_outbox", "read_models", "alembic_version"}
 )
+# The fields the gRPC contract (protocol/grpc's proto template) puts next to a resource in its
+# request and response messages: Get/Create/Update...Response carry `etag`, Create...Response
+# `replayed`, Create...Request `idempotency_key`, Update...Request `id`, and List...Response
+# `total` next to the plural. A resource (or plural) of that name would be a field twice. Refused
+# whatever the protocol, so that a manifest stays valid when the protocol changes.
+RESERVED_RPC_RESOURCES = frozenset({"etag", "id", "idempotency_key", "replayed"})
+RESERVED_RPC_PLURALS = frozenset({"total"})
 DEFAULT_STRING = 200
 DEFAULT_TEXT = 10_000
 EMAIL_LENGTH = 320
@@ -337,9 +344,19 @@ def resource_from_data(data: Any) -> Resource:
     name = check_identifier(data["name"], "resource")
     if name in RESERVED_RESOURCES:
         raise DomainError(f"resource name {name!r} is reserved", hint="every service already has one")
+    if name in RESERVED_RPC_RESOURCES:
+        raise DomainError(
+            f"resource name {name!r} is reserved",
+            hint=f"the gRPC contract's messages already have a field {name!r}; rename it",
+        )
     plural = data.get("plural")
     if plural is not None:
         check_identifier(str(plural), "plural")
+        if plural in RESERVED_RPC_PLURALS:
+            raise DomainError(
+                f"resource {name!r}: plural name {plural!r} is reserved",
+                hint=f"the gRPC contract's list response already has a field {plural!r}; set another plural",
+            )
     raw = data.get("fields") or {}
     if isinstance(raw, list):  # a list of single-key mappings reads as well
         pairs = [kv for entry in raw if isinstance(entry, dict) for kv in entry.items()]
@@ -429,6 +446,7 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
     resolved = resolve_all(services)
     calls = {name: c for name, c, _ in services}
     for index, (name, _, declared) in enumerate(services):
+        messages = {f"{class_name(name.replace('-', '_'))}Service": f"the service {name!r}"}
         for r_index, res in enumerate(declared or []):
             where = ("services", index, "resources", r_index)
             others = [r.name for r in declared or []]
@@ -443,6 +461,14 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
                     hint="give one of them another plural",
                     loc=where,
                 )
+            for message in rpc_messages(res):
+                if message in messages:
+                    raise DomainError(
+                        f"service {name!r}: resource {res.name!r} would make a second {message} in the gRPC contract",
+                        hint=f"{messages[message]} already does; rename one of them",
+                        loc=where,
+                    )
+                messages[message] = f"resource {res.name!r}"
             for f in res.fields:
                 if f.type != "ref":
                     continue
@@ -475,6 +501,17 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
                 f"service {name!r}: every resource requires another of the same service, in a cycle",
                 hint="make one of those references optional, or none could ever be created",
             )
+
+
+def rpc_messages(res: Resource) -> list[str]:
+    """The names ``res`` gives messages of the gRPC contract (its service is ``<Module>Service``)."""
+    one, many = class_name(res.name), class_name(res.plural_name)
+    return [
+        one,
+        f"{one}Input",
+        *(f"{verb}{one}{end}" for verb in ("Get", "Create", "Update", "Delete") for end in ("Request", "Response")),
+        *(f"List{many}{end}" for end in ("Request", "Response")),
+    ]
 
 
 def primary_index(resources: list[Resource]) -> int | None:
