@@ -331,12 +331,13 @@ def test_a_resource_of_one_service_renders_only_its_folder(tmp_path: Path, monke
     assert "    stock_sku\n" in (root / "docs/architecture.md").read_text()
 
 
-def test_a_broker_with_declared_resources_is_refused_before_any_write(tmp_path: Path) -> None:
-    root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options={"messaging": "nats"}).target
+def test_eventual_data_with_declared_resources_is_refused_before_any_write(tmp_path: Path) -> None:
+    options = {"messaging": "nats", "data": "eventual"}
+    root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options=options).target
     before = tree_digest(root)
     code, _, err = msmvp(root, "add-resource", "users", "user", "--field", "email:email")
     text = " ".join(err.split())
     assert code == 1
-    assert "declared resources are not built yet with messaging=nats" in text
-    assert "messaging=none" in text
+    assert "declared resources are not built yet with data=eventual" in text
+    assert "messaging=none|nats|rabbitmq|kafka" in text
     assert tree_digest(root) == before

@@ -36,13 +36,20 @@ def _broker(project: Path) -> str:
     return str(yaml.safe_load((project / "msmvp.yaml").read_text())["options"]["messaging"])
 
 
-def asyncapi_operations(project: Path, service: str) -> set[tuple[str, str]]:
+def asyncapi_operations(
+    project: Path, service: str, services: tuple[str, ...] = ("users", "orders")
+) -> set[tuple[str, str]]:
     """Check every service's asyncapi.json is what FastStream generates; (action, address) of `service`'s."""
-    for name in ("users", "orders"):
+    for name in services:
         directory = project / "services" / name
-        result = run([sys.executable, "-m", f"{name}_service.events"], cwd=directory)
+        result = run([sys.executable, "-m", f"{name.replace('-', '_')}_service.events"], cwd=directory)
         assert result.returncode == 0, result.stderr
         assert result.stdout == (directory / "asyncapi.json").read_text(), f"{name}: asyncapi.json is not FastStream's"
+    return document_operations(project, service)
+
+
+def document_operations(project: Path, service: str) -> set[tuple[str, str]]:
+    """(action, address) of every operation in `service`'s asyncapi.json."""
     document = json.loads((project / "services" / service / "asyncapi.json").read_text())
     return {
         (op["action"], document["channels"][op["channel"]["$ref"].rsplit("/", 1)[1]]["address"])
