@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from msmvp import api, grow, grow_domain
+from msmvp import api, domain, grow, grow_domain
 
 from .helpers import build_file_tree, msmvp, tree_digest
 
@@ -331,7 +331,11 @@ def test_a_resource_of_one_service_renders_only_its_folder(tmp_path: Path, monke
     assert "    stock_sku\n" in (root / "docs/architecture.md").read_text()
 
 
-def test_eventual_data_with_declared_resources_is_refused_before_any_write(tmp_path: Path) -> None:
+def test_an_option_value_declared_resources_are_not_built_with_is_refused_before_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Which values are built changes as they are; the refusal is what this test proves.
+    monkeypatch.setitem(domain.BUILT_WITH, "data", ("db-per-service", "shared-db"))
     options = {"messaging": "nats", "data": "eventual"}
     root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options=options).target
     before = tree_digest(root)
@@ -339,5 +343,5 @@ def test_eventual_data_with_declared_resources_is_refused_before_any_write(tmp_p
     text = " ".join(err.split())
     assert code == 1
     assert "declared resources are not built yet with data=eventual" in text
-    assert "messaging=none|nats|rabbitmq|kafka" in text
+    assert "data=db-per-service|shared-db" in text
     assert tree_digest(root) == before

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from msmvp import api
+from msmvp import api, grow_domain
 from msmvp.options import AXIS_BY_NAME
 
 from .conftest import run
-from .test_messaging import asyncapi_operations, document_operations
+from .test_messaging import asyncapi_operations, document_operations, generated_service_tests
 
 BROKERS = sorted(AXIS_BY_NAME["messaging"].built - {"none"})
 EXAMPLE = Path(__file__).resolve().parent.parent / "bench" / "domain-example.yaml"
@@ -60,12 +60,53 @@ def test_every_resource_publishes_its_own_events_and_references_consume_deletes(
 
 @pytest.mark.slow
 def test_generated_event_tests_cover_every_resource_on_the_in_memory_broker(project: Path) -> None:
+    # users: 2 resources' publishes; catalog: 2; orders: 2, and 2 referenced resources' deletes.
+    assert generated_service_tests(project, "events or asyncapi") >= 3 * 7 + 6 + 2
+
+
+@pytest.fixture(scope="module")
+def eventual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("domain-eventual")
+    options = {"messaging": "nats", "data": "eventual"}
+    return api.new_project("shop", output_dir=out, answers=EXAMPLE, options=options, git=False).target
+
+
+def test_with_eventual_data_a_read_model_per_referenced_resource_is_fed_by_all_its_events(eventual: Path) -> None:
+    asyncapi_operations(eventual, "orders", SERVICES)
+    received = {address for action, address in document_operations(eventual, "orders") if action == "receive"}
+    assert received == {f"{channel}.{a}.v1" for channel in ("users.user", "catalog.product") for a in ACTIONS}
+    read_models = (eventual / "services/orders/orders_service/read_models.py").read_text()
+    assert '    "users": "users.user",\n    "catalog/products": "catalog.product",\n' in read_models
+    backfill = (eventual / "services/orders/orders_service/backfill.py").read_text()
+    assert 'self.path = f"/api/v1/{read_models.PATHS[source]}"' in backfill
+    # The outbox and read models revision (0004) comes before the domain's own (0005 on).
+    versions = sorted(p.name for p in (eventual / "services/orders/migrations/versions").glob("0*.py"))
+    assert versions[:4] == [
+        "0001_initial.py",
+        "0002_versions_and_idempotency.py",
+        "0003_events.py",
+        "0004_outbox_and_read_models.py",
+    ]
+
+
+@pytest.mark.slow
+def test_generated_outbox_and_read_model_tests_cover_every_resource(eventual: Path) -> None:
+    # Per service: its outbox tests per resource; orders: its read models per referenced resource.
+    assert generated_service_tests(eventual, "events or outbox or read_models or migrations", 600) >= 60
+
+
+@pytest.mark.slow
+def test_a_domain_revision_follows_the_outbox_revision_and_keeps_the_rows(tmp_path: Path) -> None:
+    options = {"messaging": "kafka", "data": "eventual"}
+    root = api.new_project("shop", output_dir=tmp_path, answers=EXAMPLE, options=options).target
+    grow_domain.add_field(root, "orders.order", ["gift_note:text"])
+    versions = {p.name: p.read_text() for p in (root / "services/orders/migrations/versions").glob("0*.py")}
+    [added] = [name for name in versions if name.startswith("0005_")]
+    assert 'down_revision: str | Sequence[str] | None = "0004"' in versions[added]
+    # The generated migration tests upgrade a database holding rows through every revision.
     result = run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "services", "-k", "events or asyncapi"],
-        cwd=project,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "services/orders", "-k", "migrations"],
+        cwd=root,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    # users: 2 resources' publishes; catalog: 2; orders: 2, and 2 referenced resources' deletes.
-    passed = int(result.stdout.strip().splitlines()[-1].split(" passed")[0].split()[-1])
-    assert passed >= 3 * 7 + 6 + 2, result.stdout[-2000:]

@@ -33,12 +33,12 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# The option values declared resources are built for: the gRPC contract and the read models
-# still describe only the default item.
+# The option values declared resources are built for: the gRPC contract still describes only the
+# default item.
 BUILT_WITH: dict[str, tuple[str, ...]] = {
     "protocol": ("rest",),
     "messaging": ("none", "nats", "rabbitmq", "kafka"),
-    "data": ("db-per-service", "shared-db"),
+    "data": ("db-per-service", "shared-db", "eventual"),
 }
 TYPES = (
     "string",
