@@ -110,3 +110,17 @@ def test_a_domain_revision_follows_the_outbox_revision_and_keeps_the_rows(tmp_pa
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_callee_declaring_its_resources_later_is_followed_by_its_callers_read_model(tmp_path: Path) -> None:
+    """`add-resource` on an eventual project: orders keeps its placeholder and references users'
+    new resource, whose events and list API (`/api/v1/users/accounts`) its read model now follows."""
+    options = {"messaging": "nats", "data": "eventual"}
+    root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options=options).target
+    grow_domain.add_resource(root, "users", "account", ["email:email:required:unique"])
+    events = (root / "services/orders/orders_service/events.py").read_text()
+    assert '"users.account.created.v1": "users.account",' in events
+    read_models = (root / "services/orders/orders_service/read_models.py").read_text()
+    assert '    "users.account": "users/accounts",\n' in read_models
+    assert generated_service_tests(root, "events or outbox or read_models") >= 10

@@ -783,6 +783,7 @@ def events_context(service: str, resolved: dict[str, list[Resource]]) -> dict[st
                     "resource": target,
                     "channel": f"{target_service}.{event_name(target_service, res)}",
                     "path": path_of(target_service, res).removeprefix("/api/v1/"),
+                    "default": res.default,
                     "references": [],
                 },
             )

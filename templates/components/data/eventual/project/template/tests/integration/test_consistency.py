@@ -37,7 +37,7 @@ from scripts import credentials
 from scripts.backfill import backfill
 from scripts.dev import REFERENCE_SOURCE, SERVICES, ServiceSpec, Stack
 
-from ..resources import BY_SERVICE, RESOURCES, Resource
+from ..resources import BY_SERVICE, RESOURCES, Resource, fresh
 
 pytestmark = [
     pytest.mark.integration,
@@ -123,11 +123,17 @@ class Writer:
         self.resource = resource
         self.path = resource.path
         self.live: list[int] = []
-        # A rename changes the first field whose two example values differ (not a unique one).
-        self.field = next(
-            f for f, v in resource.example.items() if f not in resource.unique and resource.example_other.get(f) != v
-        )
+        # A rename changes the first field whose two example values differ, else a unique one.
+        example, other = resource.example, resource.example_other
+        plain = [f for f, v in example.items() if f not in resource.unique and other.get(f) != v]
+        self.field = plain[0] if plain else next(iter(resource.unique))
         self.renamed = resource.example_other[self.field]
+
+    def rename(self) -> dict[str, Any]:
+        """A merge patch of the renamed field (a unique one gets a fresh value each time)."""
+        if self.field in self.resource.unique:
+            self.renamed = fresh(self.resource.unique[self.field], self.resource.example[self.field])
+        return {self.field: self.renamed}
 
     def __call__(self, creates: int, deletes: int = 0, renames: int = 0) -> None:
         for _ in range(creates):
@@ -135,7 +141,7 @@ class Writer:
             assert response.status_code == 201, response.text
             self.live.append(response.json()["id"])
         for entity_id in self.live[:renames]:
-            patch = {self.field: self.renamed}
+            patch = self.rename()
             url = f"{self.path}/{entity_id}"
             renamed = self.client.patch(url, json=patch, headers={"Content-Type": MERGE_PATCH})
             assert renamed.status_code == 200, renamed.text
@@ -303,7 +309,7 @@ def test_a_backfill_fills_a_read_model_that_missed_the_events(
         _restart(stack, callee)
         renamed, deleted = missed[1], missed[2]
         patch = write.client.patch(
-            f"{write.path}/{renamed}", json={write.field: write.renamed}, headers={"Content-Type": MERGE_PATCH}
+            f"{write.path}/{renamed}", json=write.rename(), headers={"Content-Type": MERGE_PATCH}
         )
         assert patch.status_code == 200, patch.text
         assert write.client.delete(f"{write.path}/{deleted}").status_code == 204
