@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from msmvp import api, grow, grow_domain
+from msmvp import api, domain, grow, grow_domain
 
 from .helpers import build_file_tree, msmvp, tree_digest
 
@@ -337,12 +337,17 @@ def test_a_resource_of_one_service_renders_only_its_folder(tmp_path: Path, monke
     assert "    stock_sku\n" in (root / "docs/architecture.md").read_text()
 
 
-def test_a_broker_with_declared_resources_is_refused_before_any_write(tmp_path: Path) -> None:
-    root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options={"messaging": "nats"}).target
+def test_an_option_value_declared_resources_are_not_built_with_is_refused_before_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Which values are built changes as they are; the refusal is what this test proves.
+    monkeypatch.setitem(domain.BUILT_WITH, "data", ("db-per-service", "shared-db"))
+    options = {"messaging": "nats", "data": "eventual"}
+    root = api.new_project("shop", output_dir=tmp_path, services="users,orders", options=options).target
     before = tree_digest(root)
     code, _, err = msmvp(root, "add-resource", "users", "user", "--field", "email:email")
     text = " ".join(err.split())
     assert code == 1
-    assert "declared resources are not built yet with messaging=nats" in text
-    assert "messaging=none" in text
+    assert "declared resources are not built yet with data=eventual" in text
+    assert "data=db-per-service|shared-db" in text
     assert tree_digest(root) == before

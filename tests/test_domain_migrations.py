@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from msmvp import api, domain, grow, migrations
+from msmvp import api, grow, migrations
 from msmvp.errors import DomainError
 from msmvp.manifest import Manifest
 
@@ -239,12 +239,8 @@ def test_a_project_without_a_history_file_takes_its_rendered_domain_as_base(tmp_
 
 
 @pytest.mark.slow
-def test_a_component_revision_chosen_later_is_merged_after_the_services_own(
-    shop: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Declared resources are refused with a broker (domain.BUILT_WITH, tested in test_cli_domain);
-    # the merge of a component's revision into a service's own chain is what this test proves.
-    monkeypatch.setitem(domain.BUILT_WITH, "messaging", ("none", "rabbitmq"))
+def test_a_component_revision_chosen_later_is_merged_after_the_services_own(shop: Path) -> None:
+    # The merge of a component's revision into a service's own chain is what this test proves.
     _edit(shop, "orders", lambda s: s["resources"][0]["fields"].update({"note": "text"}))
     grow.upgrade(shop)
     grow.upgrade(shop, {"messaging": "rabbitmq"})

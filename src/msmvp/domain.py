@@ -33,12 +33,12 @@ from typing import Any
 from msmvp import openapi
 from msmvp.errors import DomainError
 
-# The option values declared resources are built for: the events and the read models still
-# describe only the default item.
+# The option values declared resources are built for (every value today): a value added to an
+# axis later is refused with declared resources until its templates follow them.
 BUILT_WITH: dict[str, tuple[str, ...]] = {
     "protocol": ("rest", "grpc"),
-    "messaging": ("none",),
-    "data": ("db-per-service", "shared-db"),
+    "messaging": ("none", "nats", "rabbitmq", "kafka"),
+    "data": ("db-per-service", "shared-db", "eventual"),
 }
 TYPES = (
     "string",
@@ -828,10 +828,56 @@ def _field_names(resources: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {r["name"]: list(r.get("fields") or {}) for r in resources if not r.get("default")}
 
 
+def event_name(service: str, r: Resource) -> str:
+    """The resource's part of its event types (``<service>.<name>.<action>.v1``): its name, or for
+    the placeholder the service's name in the singular (``users`` -> ``user``)."""
+    if r.default:
+        return service[:-1] if service.endswith("s") else service
+    return r.name
+
+
+def events_context(service: str, resolved: dict[str, list[Resource]]) -> dict[str, Any]:
+    """What a broker's templates need of ``service``'s events (see docs/templates.md): the
+    channels its resources publish on, and the resources of other services it references, whose
+    events it consumes (in the services' order), with the fields of its own resources that hold them."""
+    order = list(resolved)
+    published = [
+        {"resource": r.name, "class_name": class_name(r.name), "channel": f"{service}.{event_name(service, r)}"}
+        for r in resolved[service]
+    ]
+    consumed: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in resolved[service]:
+        for f in r.fields:
+            target_service, _, target = (f.ref or "").rpartition(".")
+            if f.type != "ref" or target_service in ("", service):
+                continue
+            res = next(x for x in resolved[target_service] if x.name == target)
+            entry = consumed.setdefault(
+                (target_service, target),
+                {
+                    "service": target_service,
+                    "resource": target,
+                    "channel": f"{target_service}.{event_name(target_service, res)}",
+                    "path": path_of(target_service, res).removeprefix("/api/v1/"),
+                    "default": res.default,
+                    "references": [],
+                },
+            )
+            entry["references"].append({"resource": r.name, "class_name": class_name(r.name), "field": f.name})
+    ranked = sorted(consumed.items(), key=lambda item: order.index(item[0][0]))
+    return {"published": published, "consumed": [entry for _, entry in ranked]}
+
+
 def contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, list[dict[str, Any]]]:
     """Each service's ``resources`` as the templates see them."""
     resolved = resolve_all(services)
     return {name: [resource_context(name, r, resolved) for r in resolved[name]] for name, _, _ in services}
+
+
+def events_contexts(services: list[tuple[str, list[str], list[Resource] | None]]) -> dict[str, dict[str, Any]]:
+    """Each service's ``events`` (:func:`events_context`)."""
+    resolved = resolve_all(services)
+    return {name: events_context(name, resolved) for name, _, _ in services}
 
 
 def test_data(resources: list[dict[str, Any]]) -> str:

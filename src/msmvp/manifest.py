@@ -104,6 +104,7 @@ class Manifest:
         out = []
         resources = domain.contexts(self.domain_input())
         primaries = domain.primaries(self.domain_input())
+        events = domain.events_contexts(self.domain_input())
         diagrams, _ = domain.diagrams(self.domain_input())
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
@@ -120,6 +121,7 @@ class Manifest:
                     "primary": resources[svc.name][primaries[svc.name]],
                     "test_data": domain.test_data(resources[svc.name]) if svc.resources else "",
                     "diagram": diagrams[svc.name],  # Mermaid erDiagram of its resources
+                    "events": events[svc.name],  # the channels it publishes on and consumes
                 }
             )
         return out

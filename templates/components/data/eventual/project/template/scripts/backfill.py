@@ -49,7 +49,9 @@ def backfill(stack: Stack, name: str, sources: list[str] | None = None) -> subpr
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("service", help="the service whose read models to fill")
-    parser.add_argument("--source", action="append", help="only this referenced service (repeatable)")
+    parser.add_argument(
+        "--source", action="append", help="only this source: a referenced service, or SERVICE.RESOURCE (repeatable)"
+    )
     parser.add_argument("--base-port", type=int, default=int(os.environ.get("DEV_BASE_PORT") or 8000))
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("DEV_WORKDIR", ROOT / ".dev")))
     args = parser.parse_args(argv)

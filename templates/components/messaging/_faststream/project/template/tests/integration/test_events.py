@@ -14,26 +14,27 @@ import pytest
 
 from scripts.dev import SERVICES, ServiceSpec, Stack
 
-CALLERS = [svc for svc in SERVICES if svc.calls]
-MODULES = {svc.name: svc.module for svc in SERVICES}
+from ..resources import RESOURCES, first
+
+# The services whose primary resource references another service's entries.
+CALLERS = [svc for svc in SERVICES if first(svc.name).remote_refs]
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CALLERS, reason="no service calls another one"),
+    pytest.mark.skipif(not CALLERS, reason="no service references another one"),
 ]
 
 
-def _resource(name: str) -> str:
-    return name[:-1] if name.endswith("s") else name
-
-
-def _consumed(stack: Stack, svc: ServiceSpec, event_type: str) -> float:
-    """events_consumed_total{outcome="applied"} of `svc` for `event_type`, from its /metrics."""
+def _deletes_applied(stack: Stack, svc: ServiceSpec, source: str) -> float:
+    """events_consumed_total{outcome="applied"} of `svc` for the `deleted` events of `source`'s
+    resources (`<source>.<resource>.deleted.v1`), from its /metrics."""
     text = httpx.get(stack.metrics_url(svc.name), timeout=5.0).text
-    wanted = ('outcome="applied"', f'type="{event_type}"')
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("events_consumed_total{") and all(label in line for label in wanted)
+        if line.startswith("events_consumed_total{")
+        and 'outcome="applied"' in line
+        and f'type="{source}.' in line
+        and '.deleted.v1"' in line
     )
 
 
@@ -41,21 +42,26 @@ def _consumed(stack: Stack, svc: ServiceSpec, event_type: str) -> float:
 def test_a_deleted_reference_reaches_the_services_that_reference_it(
     caller: ServiceSpec, api, stack: Stack, poll: Callable[..., bool]
 ) -> None:
-    refs = api.references(caller)  # {field: id}; the default item's field for a callee is <module>_id
+    resource = first(caller.name)
+    refs = api.references(caller)  # {field: id}
     entry_id = api.create_id(caller, refs)
-    ids = {callee: refs[f"{MODULES[callee]}_id"] for callee in caller.calls}
-    for callee in caller.calls:
-        event_type = f"{callee}.{_resource(callee)}.deleted.v1"
-        before = _consumed(stack, caller, event_type)
-        deleted = api.client.delete(f"/api/v1/{callee}/{ids[callee]}", headers=api.headers("admin"))
+    # The referenced entries (a target referenced by two fields is one entry): key, id -> fields.
+    targets: dict[tuple[str, int], list[str]] = {}
+    for field in resource.remote_refs:
+        targets.setdefault((".".join(resource.refs[field]), refs[field]), []).append(field)
+    for (key, target_id), fields in targets.items():
+        target = RESOURCES[key]
+        before = _deletes_applied(stack, caller, target.service)
+        deleted = api.client.delete(f"{target.path}/{target_id}", headers=api.headers("admin"))
         assert deleted.status_code == 204, deleted.text
-        applied = poll(lambda t=event_type, n=before: _consumed(stack, caller, t) == n + 1, timeout=30.0)
-        assert applied, f"{caller.name} did not apply {event_type}"
+        applied = poll(lambda s=target.service, n=before: _deletes_applied(stack, caller, s) == n + 1, timeout=30.0)
+        assert applied, f"{caller.name} did not apply the deletion of {key} {target_id}"
         database = stack.database_url(caller)
         if database.startswith("sqlite:///"):
             with sqlite3.connect(database.removeprefix("sqlite:///")) as db:
                 rows = db.execute(
-                    "SELECT item_id, field, entity_id FROM dangling_references WHERE entity_id = ? AND field = ?",
-                    (ids[callee], f"{MODULES[callee]}_id"),
+                    "SELECT item_id, field FROM dangling_references WHERE entity_id = ?", (target_id,)
                 ).fetchall()
-            assert (entry_id, f"{MODULES[callee]}_id", ids[callee]) in rows
+            # The field is recorded as `<resource>.<field>` (a declared resource's) or `<field>`.
+            recorded = {(item_id, name.rsplit(".", 1)[-1]) for item_id, name in rows}
+            assert {(entry_id, field) for field in fields} <= recorded, rows
