@@ -102,10 +102,11 @@ class Manifest:
     def service_contexts(self) -> list[dict[str, Any]]:
         """The ``services`` list every template sees (see docs/templates.md)."""
         out = []
-        resources = domain.contexts(self.domain_input())
-        primaries = domain.primaries(self.domain_input())
-        events = domain.events_contexts(self.domain_input())
-        diagrams, _ = domain.diagrams(self.domain_input())
+        inputs = self.domain_input()
+        resources = domain.contexts(inputs)
+        primaries = domain.primaries(inputs)
+        events = domain.events_contexts(inputs)
+        diagrams, _ = domain.diagrams(inputs)
         for index, svc in enumerate(self.services):
             module = module_name(svc.name)
             out.append(
