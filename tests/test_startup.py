@@ -1,5 +1,6 @@
-"""What an ordinary run loads: no typer and, once the caches are warm, no pydantic; and the plain
-readers of msmvp.yaml, the checklist and component.yml give what the pydantic schemas give."""
+"""What an ordinary run loads: no typer and, once the caches are warm, no pydantic or packaging;
+what the caches give is what the work they save gives; and the plain readers of msmvp.yaml, the
+checklist and component.yml give what the pydantic schemas give."""
 
 from __future__ import annotations
 
@@ -35,10 +36,37 @@ def test_new_and_status_import_neither_typer_nor_pydantic_once_the_caches_are_wa
     assert "pydantic" in first  # a cold cache: the checklist and component.yml files are validated
     again = _imported(["new", "shop2", "--defaults"], tmp_path, cache)
     assert "msmvp.commands" in again and "jinja2" in again
-    assert not {"typer", "pydantic", "msmvp.cli"} & again
+    assert not {"typer", "pydantic", "packaging", "msmvp.cli"} & again
     status = _imported(["status"], tmp_path / "shop", cache)
     assert "msmvp.status" in status and "rich" in status
     assert not {"typer", "pydantic", "msmvp.cli", "jinja2"} & status
+
+
+def test_a_declared_domain_built_once_is_not_built_again(tmp_path: Path) -> None:
+    """The OpenAPI fragments (pydantic) and the locks (packaging) come from the cache the second
+    time, byte for byte what building them gave; a damaged entry is built again."""
+    cache = tmp_path / "cache"
+    answers = REPO_ROOT / "bench" / "domain-example.yaml"  # 3 services, 6 resources
+    args = ["new", "--defaults", "--no-git", "--answers", str(answers)]
+    first = _imported([*args[:1], "xqa", *args[1:]], tmp_path, cache)
+    assert {"msmvp.openapi_build", "packaging"} <= first
+    again = _imported([*args[:1], "xqb", *args[1:]], tmp_path, cache)
+    assert not {"pydantic", "packaging", "msmvp.openapi_build"} & again
+
+    entries = sorted((cache / "msmvp" / "openapi").iterdir()) + sorted((cache / "msmvp" / "locks").iterdir())
+    assert len(entries) == 6 + 1  # a resource each; one plan for the project's requirements files
+    for entry in entries:
+        entry.write_bytes(b"not a pickle")
+    damaged = _imported([*args[:1], "xqc", *args[1:]], tmp_path, cache)
+    assert {"msmvp.openapi_build", "packaging"} <= damaged
+
+    def tree(root: Path) -> dict[str, bytes]:  # the files the caches hold parts of, the project's name aside
+        files = [p for p in sorted(root.rglob("*")) if p.suffix in (".json", ".lock") and ".msmvp" not in p.parts]
+        return {str(p.relative_to(root)): p.read_bytes().replace(root.name.encode(), b"NAME") for p in files}
+
+    one = tree(tmp_path / "xqa")
+    assert one == tree(tmp_path / "xqb") == tree(tmp_path / "xqc")
+    assert '"OrderIn"' in one["services/orders/openapi.json"].decode()
 
 
 WELL_FORMED: list[dict[str, Any]] = [

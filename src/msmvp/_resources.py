@@ -6,6 +6,8 @@ repository root, next to ``src/``.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import pickle
 from functools import cache
@@ -80,3 +82,34 @@ def cache_put(entry: Path, data: bytes) -> None:
         os.replace(tmp, entry)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def cache_key(*parts: bytes | str) -> str:
+    """The hex digest that keys a cache entry made from ``parts``."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@cache
+def code_of(module: str) -> bytes:
+    """The source of msmvp's module ``module`` (``"locks"``), for the key of what it computes;
+    empty when only compiled modules are shipped (msmvp's version stands for them then)."""
+    try:
+        return (Path(__file__).parent / f"{module}.py").read_bytes()
+    except OSError:
+        return b""
+
+
+@cache
+def installed(package: str) -> str:
+    """What identifies the installed ``package`` without importing it: where its code is, with
+    the size and time of its ``__init__`` (a reinstall or another version changes them)."""
+    spec = importlib.util.find_spec(package)
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        return f"{package}: not installed"
+    stat = os.stat(origin)
+    return f"{package}: {origin} {stat.st_size} {stat.st_mtime_ns}"

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -125,6 +124,8 @@ def defaulted(names: Sequence[str], options: dict[str, str]) -> None:
 
 def print_plan(result: NewResult) -> None:
     """The file plan of a dry run, on stdout: path, size, items."""
+    from rich.table import Table  # only tables need it: every run prints, few print one
+
     table = Table(title=f"{result.target} (dry run: nothing written)", show_lines=False)
     table.add_column("file")
     table.add_column("bytes", justify="right")
@@ -135,6 +136,8 @@ def print_plan(result: NewResult) -> None:
 
 
 def checklist_table(checklist: Checklist) -> None:
+    from rich.table import Table
+
     for phase, title in sorted(checklist.phases.items()):
         table = Table(title=f"Phase {phase}: {title}", title_justify="left", expand=False)
         table.add_column("id")

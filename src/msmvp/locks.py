@@ -16,27 +16,31 @@ changing a requirement in a template or a ``component.yml``; a test fails until 
 from __future__ import annotations
 
 import argparse
+import pickle
 import posixpath
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
+from msmvp import __version__, _resources
 from msmvp.errors import TemplateError
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 # The images' and CI's Python (the Dockerfiles' base image, every CI test job) and the lowest
 # Python the union lock is resolved for: one place, read by the templates as `python_version`.
 PYTHON_VERSION = "3.11"
 UNION_IN = "union.in"
 UNION_LOCK = "union.lock"
+_CACHE_FORMAT = "locks/1"  # what plan_locks keeps: a change of its shape gets new entries
 RELOCK_HINT = "re-lock: python -m msmvp.locks (docs/templates.md, 'Lock files')"
 _REQUIREMENTS = re.compile(r"(?:^|/)requirements(?:-[a-z0-9-]+)?\.txt$")
 _INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s+|=)(\S+)$")
@@ -76,6 +80,9 @@ def lock_path(path: str) -> str:
 
 def parse_lock(text: str, source: str = UNION_LOCK) -> list[Entry]:
     """The entries of a lock file in uv's/pip-compile's format (hashes and ``# via`` annotations)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     entries: list[Entry] = []
     blocks = re.split(r"\n(?=[A-Za-z0-9])", "\n" + text)
     for block in blocks:
@@ -121,6 +128,8 @@ def union() -> tuple[Entry, ...]:
 
 def requirements_of(path: str, texts: Mapping[str, bytes], _seen: tuple[str, ...] = ()) -> list[Named]:
     """Every requirement ``path`` names, following ``-r`` includes (relative to the including file)."""
+    from packaging.requirements import InvalidRequirement
+
     if path in _seen:
         raise TemplateError(f"{path}: includes itself through {' -> '.join(_seen)}")
     if path not in texts:
@@ -149,11 +158,15 @@ def requirements_of(path: str, texts: Mapping[str, bytes], _seen: tuple[str, ...
 def _requirement(line: str) -> Requirement:
     """A parsed requirement line: every service's requirements file names mostly the same lines,
     and the project's development lock reads them all (one parse a line, not a line a service)."""
+    from packaging.requirements import Requirement
+
     return Requirement(line)
 
 
 def uncovered(named: Sequence[Named], entries: Sequence[Entry]) -> list[str]:
     """The requirements no entry of ``entries`` satisfies (missing, or pinned outside the range)."""
+    from packaging.utils import canonicalize_name
+
     by_name: dict[str, list[Entry]] = {}
     for entry in entries:
         by_name.setdefault(entry.name, []).append(entry)
@@ -191,6 +204,8 @@ def closure(names: set[str], entries: Sequence[Entry]) -> list[Entry]:
 
 def lock_text(path: str, named: Sequence[Named], entries: Sequence[Entry]) -> str:
     """The lock of the requirements file ``path`` (which names ``named``), from ``entries``."""
+    from packaging.utils import canonicalize_name
+
     problems = uncovered(named, entries)
     if problems:
         raise TemplateError("; ".join(problems), hint=RELOCK_HINT)
@@ -224,19 +239,84 @@ def lock_text(path: str, named: Sequence[Named], entries: Sequence[Entry]) -> st
 
 def plan_locks(
     texts: Mapping[str, bytes], paths: Iterable[str] | None = None, reads: dict[str, set[str]] | None = None
-) -> Iterator[tuple[str, str, bytes]]:
+) -> list[tuple[str, str, bytes]]:
     """For each requirements file of a rendered project: (its path, its lock's path, the lock).
 
     ``paths``: lock only these of ``texts`` (the others are only read where one of these includes
     them); ``reads`` gets, for each lock, the requirements files it was made from.
+
+    The locks are kept in the user's cache, keyed by every requirements file they are made from,
+    the union lock, this module's code and the installed ``packaging``: most projects generate
+    the same few requirements files, and parsing them (and importing ``packaging``) costs a
+    new project more than rendering one of its services.
     """
-    entries = union()
-    for path in sorted(texts if paths is None else paths):
-        if is_requirements(path):
-            named = requirements_of(path, texts)
+    chosen = sorted(p for p in (texts if paths is None else paths) if is_requirements(p))
+    entry = _cache_entry(chosen, texts)
+    if entry is not None:
+        kept = _as_plan(_resources.cache_get(entry))
+        if kept is not None:
             if reads is not None:
-                reads[path] = {item.source for item in named}
-            yield path, lock_path(path), lock_text(path, named, entries).encode("utf-8")
+                reads.update(kept[1])
+            return kept[0]
+    made_from: dict[str, set[str]] = {}
+    planned: list[tuple[str, str, bytes]] = []
+    entries = union()
+    for path in chosen:
+        named = requirements_of(path, texts)
+        made_from[path] = {item.source for item in named}
+        planned.append((path, lock_path(path), lock_text(path, named, entries).encode("utf-8")))
+    if reads is not None:
+        reads.update(made_from)
+    if entry is not None:
+        _resources.cache_put(entry, pickle.dumps((planned, made_from)))
+    return planned
+
+
+def _cache_entry(paths: Sequence[str], texts: Mapping[str, bytes]) -> Path | None:
+    """Where :func:`plan_locks` keeps the locks of ``paths``; None when caching is off or a file
+    cannot be followed (the plan then says why)."""
+    directory = _resources.cache_dir("locks")
+    if directory is None:
+        return None
+    parts: list[bytes | str] = [_CACHE_FORMAT, __version__, _resources.code_of("locks")]
+    parts += [_resources.installed("packaging"), union_bytes()]
+    for path in paths:
+        followed = _included(path, texts, ())
+        if followed is None:
+            return None
+        parts.append(f"lock {path}")
+        for source in followed:
+            parts += [source, texts[source]]
+    return directory / f"{_resources.cache_key(*parts)}.pickle"
+
+
+def _included(path: str, texts: Mapping[str, bytes], seen: tuple[str, ...]) -> list[str] | None:
+    """``path`` and every file its ``-r`` lines include, as :func:`requirements_of` follows
+    them; None for a missing file or an include cycle."""
+    if path in seen or path not in texts:
+        return None
+    out = [path]
+    for raw in texts[path].decode("utf-8", errors="replace").splitlines():
+        include = _INCLUDE.match(re.sub(r"(^|\s)#.*$", "", raw).strip())
+        if include:
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), include.group(1)))
+            more = _included(target, texts, (*seen, path))
+            if more is None:
+                return None
+            out += more
+    return out
+
+
+def _as_plan(kept: object) -> tuple[list[tuple[str, str, bytes]], dict[str, set[str]]] | None:
+    """What :func:`plan_locks` kept, when it has the shape it keeps."""
+    if not (isinstance(kept, tuple) and len(kept) == 2):
+        return None
+    planned, made_from = kept
+    if not isinstance(planned, list) or not isinstance(made_from, dict):
+        return None
+    if not all(isinstance(p, tuple) and len(p) == 3 and isinstance(p[2], bytes) for p in planned):
+        return None
+    return planned, made_from
 
 
 # --- maintainer side: collect every requirement msmvp can generate, and resolve them ---------

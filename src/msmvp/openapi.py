@@ -2,13 +2,24 @@
 
 Only ``openapi.json``'s template reads it; the pydantic models that make it are built then, in
 :mod:`msmvp.openapi_build` (imported only then: pydantic costs every other run its import).
+
+What pydantic builds is kept in the user's cache, keyed by the resource, msmvp's code and the
+installed pydantic: importing pydantic and building a resource's models costs more than
+rendering the rest of its service, and a regeneration (``add-field``, ``upgrade``) or another
+project with the same resource builds it again otherwise.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
+
+from msmvp import __version__, _resources
+
+_CACHE_FORMAT = "openapi-fragments/1"
 
 
 class Fragments(Mapping[str, str]):
@@ -20,9 +31,7 @@ class Fragments(Mapping[str, str]):
         self._key = json.dumps(resource, sort_keys=True)
 
     def __getitem__(self, key: str) -> str:
-        from msmvp.openapi_build import fragments
-
-        return fragments(self._key)[key]
+        return _fragments(self._key)[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(("paths", "schemas"))
@@ -39,3 +48,28 @@ class Fragments(Mapping[str, str]):
     def __repr__(self) -> str:
         # What the render's fingerprints see (msmvp.targets): a function of the resource alone.
         return f"Fragments({self._key})"
+
+
+@lru_cache(maxsize=256)
+def _fragments(key: str) -> dict[str, str]:
+    """:func:`msmvp.openapi_build.fragments` of the resource ``key``, from the cache when it holds them."""
+    directory = _resources.cache_dir("openapi")
+    entry = None
+    if directory is not None:
+        digest = _resources.cache_key(
+            _CACHE_FORMAT, __version__, _resources.code_of("openapi_build"), _resources.installed("pydantic"), key
+        )
+        entry = directory / f"{digest}.pickle"
+        kept = _resources.cache_get(entry)
+        if (
+            isinstance(kept, dict)
+            and set(kept) == {"paths", "schemas"}
+            and all(isinstance(v, str) for v in kept.values())
+        ):
+            return kept
+    from msmvp.openapi_build import fragments
+
+    built = fragments(key)
+    if entry is not None:
+        _resources.cache_put(entry, pickle.dumps(built))
+    return built
