@@ -374,3 +374,24 @@ def test_explain_verify_from_the_cli(default_project: Path, tmp_path: Path) -> N
     flat = " ".join(out.split())
     assert code == 0
     assert "passed `true`" in flat and "not installed `no-such-tool-xyz --check`" in flat
+
+
+def test_a_plain_word_pattern_finds_what_its_regex_finds(default_project: Path) -> None:
+    """Patterns without regex syntax are searched as strings: over every generated file, each
+    checklist pattern taken that way finds exactly what the compiled regex finds."""
+    import re
+
+    from msmvp.evidence import _content_regex, _Literal
+
+    patterns = {
+        check.contains
+        for item in load_checklist().items
+        for check in (*item.evidence.present, *item.evidence.configured)
+        if getattr(check, "contains", None)
+    }
+    plain = {p for p in patterns if isinstance(_content_regex(p), _Literal)}
+    assert len(plain) > 50
+    texts = [p.read_text(errors="replace") for p in default_project.rglob("*") if p.is_file() and ".git" not in p.parts]
+    for pattern in plain:
+        rx = re.compile(pattern, re.MULTILINE)
+        assert [bool(_content_regex(pattern).search(t)) for t in texts] == [bool(rx.search(t)) for t in texts], pattern
