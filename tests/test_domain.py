@@ -269,6 +269,11 @@ def test_a_whole_domain_checks_and_the_placeholder_refers_to_the_callee() -> Non
             "references payments, which users does not call",
             ("services", 0, "resources", 1, "fields", "a_id"),
         ),
+        (
+            lambda s: s[1][2].append(_res("o" * 30, f"{'u' * 30}_user_id:ref(users.user)")),
+            f"'{'o' * 30}.{'u' * 30}_user_id' is 69 characters, over the 64 a deleted target's record holds",
+            ("services", 1, "resources", 2, "fields", f"{'u' * 30}_user_id"),
+        ),
     ],
 )
 def test_each_error_of_the_whole_domain_names_where_it_is(

@@ -58,6 +58,8 @@ TYPES = (
 # A field's type in a gRPC message (every other type is a string: docs/protocol.md says why).
 PROTO_TYPES = {"integer": "int64", "ref": "int64", "boolean": "bool"}
 MAX_NAME = 40
+# The width of dangling_references.field (messaging), which holds `<resource>.<field>`.
+MAX_RECORDED_FIELD = 64
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Columns every resource has, and attribute names the generated models and schemas use.
 RESERVED_FIELDS = frozenset(
@@ -492,6 +494,15 @@ def check(services: list[tuple[str, list[str], list[Resource] | None]]) -> None:
                     raise DomainError(
                         f"{name}.{res.name}.{f.name} references {target_service}, which {name} does not call",
                         hint=f"add {target_service} to the calls of {name} (`msmvp add-resource --ref` does)",
+                        loc=loc,
+                    )
+                recorded = f"{res.name}.{f.name}"
+                if target_service != name and len(recorded) > MAX_RECORDED_FIELD:
+                    # With a broker, a deleted target is recorded in dangling_references.field.
+                    raise DomainError(
+                        f"{name}.{res.name}.{f.name}: {recorded!r} is {len(recorded)} characters, over the "
+                        f"{MAX_RECORDED_FIELD} a deleted target's record holds",
+                        hint="shorten the resource's or the field's name",
                         loc=loc,
                     )
     _check_cycles(services, resolved)
