@@ -157,6 +157,18 @@ def test_dry_run_shows_the_change_and_writes_nothing(project: Path) -> None:
     assert code == 0, err
     assert "(dry run: nothing written)" in err
     assert tree_digest(project) == before
+    # The change asked for comes first: msmvp.yaml, then the domain history's new revision.
+    assert out.index("+++ b/msmvp.yaml") < out.index("+++ b/.msmvp/domain.json") < out.index("+++ b/docs/")
+    assert "+        note: text\n" in out or "+      note: text\n" in out
+
+
+def test_a_change_of_the_domain_rewrites_only_its_part_of_msmvp_yaml(fresh: Path) -> None:
+    before = (fresh / "msmvp.yaml").read_text().splitlines(keepends=True)
+    assert msmvp(fresh, "add-resource", "users", "user", "--field", "email:email:required")[0] == 0
+    after = (fresh / "msmvp.yaml").read_text().splitlines(keepends=True)
+    removed = [line for line in before if line not in after]
+    assert removed == ["- {name: users}\n"]  # the options, one a line, are not re-wrapped
+    assert after[: after.index("- name: users\n")] == before[: before.index("- {name: users}\n")]
 
 
 def test_no_commit_and_allow_dirty(project: Path) -> None:

@@ -195,13 +195,16 @@ def regen_diff(outcome: Outcome) -> None:
     """The unified diff a dry run would apply, on stdout."""
     import difflib
 
+    # msmvp.yaml and the domain history first: the change asked for, then what follows from it.
+    shown: list[tuple[str, bytes | None, bytes | None, bool]] = [(p, b, a, True) for p, b, a in outcome.plan.meta]
     for change in outcome.plan.changes:
-        if change.action not in ("create", "update", "merge", "conflict", "delete"):
-            continue
-        before = (change.before or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
-        after = (change.after or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
-        old = f"a/{change.path}" if change.before is not None else "/dev/null"
-        new = f"b/{change.path}" if change.action != "delete" else "/dev/null"
+        if change.action in ("create", "update", "merge", "conflict", "delete"):
+            shown.append((change.path, change.before, change.after, change.action != "delete"))
+    for path, before_bytes, after_bytes, kept in shown:
+        before = (before_bytes or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        after = (after_bytes or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        old = f"a/{path}" if before_bytes is not None else "/dev/null"
+        new = f"b/{path}" if kept else "/dev/null"
         out.print("".join(difflib.unified_diff(before, after, old, new)), end="", markup=False)
     err.print("[dim](dry run: nothing written)[/]")
 

@@ -133,7 +133,13 @@ class Manifest:
         return data
 
     def to_yaml(self) -> str:
-        return _HEADER + yaml.safe_dump(self._data(), sort_keys=False, default_flow_style=None)
+        # The options one a line: a flow mapping wider than a line is wrapped, and the rewrite
+        # over the user's text (ruamel, to_yaml_over) would wrap it elsewhere, a diff of nothing.
+        parts = [
+            yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None if key == "services" else False)
+            for key, value in self._data().items()
+        ]
+        return _HEADER + "".join(parts)
 
     def to_yaml_over(self, previous: str) -> str:
         """This manifest written over the text of ``previous`` (the file as the user keeps it):

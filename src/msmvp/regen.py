@@ -64,6 +64,8 @@ class Plan:
     manifest_bytes: bytes
     provenance_bytes: bytes
     meta_changed: bool = False
+    # msmvp's own files a user reads (msmvp.yaml, the domain history) that change: (path, before, after).
+    meta: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
 
     @property
     def effective(self) -> list[Change]:
