@@ -135,11 +135,10 @@ class Manifest:
     def to_yaml(self) -> str:
         # The options one a line: a flow mapping wider than a line is wrapped, and the rewrite
         # over the user's text (ruamel, to_yaml_over) would wrap it elsewhere, a diff of nothing.
-        parts = [
-            yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None if key == "services" else False)
-            for key, value in self._data().items()
-        ]
-        return _HEADER + "".join(parts)
+        data = self._data()
+        services = {"services": data.pop("services")}
+        head = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        return _HEADER + head + yaml.safe_dump(services, sort_keys=False, default_flow_style=None)
 
     def to_yaml_over(self, previous: str) -> str:
         """This manifest written over the text of ``previous`` (the file as the user keeps it):
