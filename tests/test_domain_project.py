@@ -155,3 +155,36 @@ def test_an_optional_reference_alone_is_traced_and_resilient(tmp_path: Path) -> 
         orders, "tests/test_tracing.py", "tests/test_resilience.py", "--basetemp", str(tmp_path / "pytest")
     )
     assert "failed" not in output
+
+
+# users keeps its placeholder item; orders declares an order that references it.
+PLACEHOLDER_REFERENCE = """\
+name: shop
+services:
+  - name: users
+  - name: orders
+    calls: [users]
+    resources:
+      - name: order
+        fields:
+          total: {type: decimal, precision: 10, scale: 2, required: true}
+          user_id: {ref: users.item, required: true}
+"""
+
+
+def test_a_declared_resource_may_reference_a_placeholder_item(tmp_path: Path) -> None:
+    """The reference to another service's placeholder is checked through its API like any other:
+    the resource, tracing and outbound-call tests of the caller pass."""
+    pytest.importorskip("fastapi", reason="the generated services' dependencies are not installed")
+    project = render_domain(tmp_path / "shop", PLACEHOLDER_REFERENCE)
+    data = json.loads((project / "tests" / "resources.json").read_text())
+    assert data["orders"][0]["refs"] == {"user_id": ["users", "item"]}
+    output = service_tests_pass(
+        project / "services" / "orders",
+        "tests/test_resources.py",
+        "tests/test_tracing.py",
+        "tests/test_resilience.py",
+        "--basetemp",
+        str(tmp_path / "pytest"),
+    )
+    assert "failed" not in output
