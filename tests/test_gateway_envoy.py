@@ -236,3 +236,26 @@ def test_grpc_project_lets_only_the_gateway_and_callers_reach_grpc_ports(grpc_pr
     assert ingress["podSelector"]["matchExpressions"][0]["values"] == ["users", "orders"]
     assert ingress["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}]
     assert ingress["ingress"][0]["ports"] == [{"port": 50051}]
+
+
+def test_the_generated_stack_tests_give_each_grpc_server_a_port_of_its_own(grpc_project: Path, tmp_path: Path) -> None:
+    """Every listener of the tests' stack, gRPC servers included, has a free port chosen with the
+    others: a gRPC port derived from the API port could land on the gateway's, and with
+    SO_REUSEPORT on both the two would split its connections."""
+    script = (
+        "from scripts.calls import grpc_port, service_env\n"
+        "from scripts.dev import Stack\n"
+        "from tests.conftest import stack_ports\n"
+        "chosen = stack_ports()\n"
+        "stack = Stack(workdir=__import__('pathlib').Path('.dev'), **chosen)\n"
+        "grpc = [grpc_port(stack, name) for name in stack.ports]\n"
+        "assert grpc == list(chosen['rpc_ports'].values()), (grpc, chosen)\n"
+        "every = [stack.gateway_port, stack.admin_port, stack.tls_port, *stack.ports.values(),\n"
+        "         *stack.metrics_ports.values(), *grpc]\n"
+        "assert len(set(every)) == len(every) == 3 + 3 * len(stack.ports), every\n"
+        "assert service_env(stack, 'orders')['USERS_GRPC_TARGET'] == f'127.0.0.1:{grpc[0]}'\n"
+    )
+    project = tmp_path / "shop"
+    shutil.copytree(grpc_project, project, ignore=shutil.ignore_patterns(".git"))
+    result = run([sys.executable, "-c", script], cwd=project)
+    assert result.returncode == 0, result.stderr

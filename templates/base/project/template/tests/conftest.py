@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -117,6 +118,25 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def stack_ports() -> dict[str, Any]:
+    """Free loopback ports for every listener of the stack, chosen together so no two are the
+    same: the gateway's three, and per service its API, metrics and RPC port (used where the
+    protocol has one). Servers that set SO_REUSEPORT, as some RPC servers and gateways do, would
+    otherwise share a port that two of them picked and silently split its connections."""
+    gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + 3 * len(SERVICES))
+    count = len(SERVICES)
+    api, metrics, rpc = ([*service_ports[i * count : (i + 1) * count]] for i in range(3))
+    names = [svc.name for svc in SERVICES]
+    return {
+        "ports": dict(zip(names, api, strict=True)),
+        "metrics_ports": dict(zip(names, metrics, strict=True)),
+        "rpc_ports": dict(zip(names, rpc, strict=True)),
+        "gateway_port": gateway_port,
+        "admin_port": admin_port,
+        "tls_port": tls_port,
+    }
+
+
 def _missing(reason: str) -> None:
     """Skip the stack's tests for a missing tool, or fail under MSMVP_REQUIRE_TOOLS=1 (CI)."""
     if os.environ.get("MSMVP_REQUIRE_TOOLS") == "1":
@@ -131,16 +151,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpSink) -> Iterator[
     for server in SERVERS:  # the message broker, the service registry
         if server.find_binary() is None:
             _missing(f"no {server.LABEL} server: {server.INSTALL_HINT}")
-    gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + 2 * len(SERVICES))
-    # An API port and a metrics port per service.
-    api_ports, metrics_ports = service_ports[: len(SERVICES)], service_ports[len(SERVICES) :]
     running = Stack(
         workdir=tmp_path_factory.mktemp("stack"),
-        ports={svc.name: port for svc, port in zip(SERVICES, api_ports, strict=True)},
-        metrics_ports={svc.name: port for svc, port in zip(SERVICES, metrics_ports, strict=True)},
-        gateway_port=gateway_port,
-        admin_port=admin_port,
-        tls_port=tls_port,
+        **stack_ports(),
         # Spans are exported every 100 ms, so a test sees them soon after its request.
         env={**FAILURE_SETTINGS, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url, "OTEL_BSP_SCHEDULE_DELAY": "100"},
         rate_limit=RATE_LIMIT,
