@@ -10,9 +10,13 @@ import hashlib
 import importlib.util
 import os
 import pickle
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @cache
@@ -113,3 +117,18 @@ def installed(package: str) -> str:
         return f"{package}: not installed"
     stat = os.stat(origin)
     return f"{package}: {origin} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def cached(name: str, parts: Sequence[bytes | str], build: Callable[[], T], kept: Callable[[object], T | None]) -> T:
+    """``build()``, kept in the cache folder ``name`` under the key of ``parts``: ``kept`` gives
+    back an entry's value when it has the shape ``build`` returns (else None: built again)."""
+    directory = cache_dir(name)
+    entry = directory / f"{cache_key(*parts)}.pickle" if directory is not None else None
+    if entry is not None:
+        value = kept(cache_get(entry))
+        if value is not None:
+            return value
+    built = build()
+    if entry is not None:
+        cache_put(entry, pickle.dumps(built))
+    return built

@@ -16,7 +16,6 @@ changing a requirement in a template or a ``component.yml``; a test fails until 
 from __future__ import annotations
 
 import argparse
-import pickle
 import posixpath
 import re
 import shutil
@@ -126,16 +125,35 @@ def union() -> tuple[Entry, ...]:
     return tuple(parse_lock(union_bytes().decode("utf-8")))
 
 
-def requirements_of(path: str, texts: Mapping[str, bytes], _seen: tuple[str, ...] = ()) -> list[Named]:
+def requirements_of(path: str, texts: Mapping[str, bytes]) -> list[Named]:
     """Every requirement ``path`` names, following ``-r`` includes (relative to the including file)."""
+    return _named(_requirement_lines(path, texts))
+
+
+def _named(lines: Sequence[tuple[str, str]]) -> list[Named]:
+    """The requirements of lines from :func:`_requirement_lines`, parsed."""
     from packaging.requirements import InvalidRequirement
 
+    out: list[Named] = []
+    for source, line in lines:
+        if line.startswith("-"):
+            raise TemplateError(f"{source}: {line!r}: only requirements and -r includes can be locked")
+        try:
+            out.append(Named(source, _requirement(line)))
+        except InvalidRequirement as exc:
+            raise TemplateError(f"{source}: {line!r}: {exc}") from None
+    return out
+
+
+def _requirement_lines(path: str, texts: Mapping[str, bytes], _seen: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(the file that holds it, the line) of every line ``path`` names besides its ``-r``
+    includes, which are followed (relative to the including file); comments and blanks dropped."""
     if path in _seen:
         raise TemplateError(f"{path}: includes itself through {' -> '.join(_seen)}")
     if path not in texts:
         where = f" (included by {_seen[-1]})" if _seen else ""
         raise TemplateError(f"{path}: not generated{where}")
-    out: list[Named] = []
+    out: list[tuple[str, str]] = []
     for raw in texts[path].decode("utf-8").splitlines():
         line = re.sub(r"(^|\s)#.*$", "", raw).strip()
         if not line:
@@ -143,14 +161,9 @@ def requirements_of(path: str, texts: Mapping[str, bytes], _seen: tuple[str, ...
         include = _INCLUDE.match(line)
         if include:
             target = posixpath.normpath(posixpath.join(posixpath.dirname(path), include.group(1)))
-            out.extend(requirements_of(target, texts, (*_seen, path)))
-            continue
-        if line.startswith("-"):
-            raise TemplateError(f"{path}: {line!r}: only requirements and -r includes can be locked")
-        try:
-            out.append(Named(path, _requirement(line)))
-        except InvalidRequirement as exc:
-            raise TemplateError(f"{path}: {line!r}: {exc}") from None
+            out.extend(_requirement_lines(target, texts, (*_seen, path)))
+        else:
+            out.append((path, line))
     return out
 
 
@@ -245,66 +258,35 @@ def plan_locks(
     ``paths``: lock only these of ``texts`` (the others are only read where one of these includes
     them); ``reads`` gets, for each lock, the requirements files it was made from.
 
-    The locks are kept in the user's cache, keyed by every requirements file they are made from,
-    the union lock, this module's code and the installed ``packaging``: most projects generate
-    the same few requirements files, and parsing them (and importing ``packaging``) costs a
-    new project more than rendering one of its services.
+    The locks are kept in the user's cache, keyed by the requirement lines they are made from
+    (and the files holding them), the union lock, this module's code and the installed
+    ``packaging``: most projects generate the same few requirements files, and parsing them (and
+    importing ``packaging``) costs a new project more than rendering one of its services.
     """
     chosen = sorted(p for p in (texts if paths is None else paths) if is_requirements(p))
-    entry = _cache_entry(chosen, texts)
-    if entry is not None:
-        kept = _as_plan(_resources.cache_get(entry))
-        if kept is not None:
-            if reads is not None:
-                reads.update(kept[1])
-            return kept[0]
-    made_from: dict[str, set[str]] = {}
-    planned: list[tuple[str, str, bytes]] = []
-    entries = union()
-    for path in chosen:
-        named = requirements_of(path, texts)
-        made_from[path] = {item.source for item in named}
-        planned.append((path, lock_path(path), lock_text(path, named, entries).encode("utf-8")))
+    try:
+        walked = {path: _requirement_lines(path, texts) for path in chosen}
+    except TemplateError:
+        for path in chosen:  # the first error in path order, as locking them one by one meets it
+            requirements_of(path, texts)
+        raise
+
+    def build() -> tuple[list[tuple[str, str, bytes]], dict[str, set[str]]]:
+        made_from: dict[str, set[str]] = {}
+        planned: list[tuple[str, str, bytes]] = []
+        entries = union()
+        for path in chosen:
+            named = _named(walked[path])
+            made_from[path] = {item.source for item in named}
+            planned.append((path, lock_path(path), lock_text(path, named, entries).encode("utf-8")))
+        return planned, made_from
+
+    parts: list[bytes | str] = [_CACHE_FORMAT, __version__, _resources.code_of("locks")]
+    parts += [_resources.installed("packaging"), union_bytes(), repr(sorted(walked.items()))]
+    planned, made_from = _resources.cached("locks", parts, build, _as_plan)
     if reads is not None:
         reads.update(made_from)
-    if entry is not None:
-        _resources.cache_put(entry, pickle.dumps((planned, made_from)))
     return planned
-
-
-def _cache_entry(paths: Sequence[str], texts: Mapping[str, bytes]) -> Path | None:
-    """Where :func:`plan_locks` keeps the locks of ``paths``; None when caching is off or a file
-    cannot be followed (the plan then says why)."""
-    directory = _resources.cache_dir("locks")
-    if directory is None:
-        return None
-    parts: list[bytes | str] = [_CACHE_FORMAT, __version__, _resources.code_of("locks")]
-    parts += [_resources.installed("packaging"), union_bytes()]
-    for path in paths:
-        followed = _included(path, texts, ())
-        if followed is None:
-            return None
-        parts.append(f"lock {path}")
-        for source in followed:
-            parts += [source, texts[source]]
-    return directory / f"{_resources.cache_key(*parts)}.pickle"
-
-
-def _included(path: str, texts: Mapping[str, bytes], seen: tuple[str, ...]) -> list[str] | None:
-    """``path`` and every file its ``-r`` lines include, as :func:`requirements_of` follows
-    them; None for a missing file or an include cycle."""
-    if path in seen or path not in texts:
-        return None
-    out = [path]
-    for raw in texts[path].decode("utf-8", errors="replace").splitlines():
-        include = _INCLUDE.match(re.sub(r"(^|\s)#.*$", "", raw).strip())
-        if include:
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), include.group(1)))
-            more = _included(target, texts, (*seen, path))
-            if more is None:
-                return None
-            out += more
-    return out
 
 
 def _as_plan(kept: object) -> tuple[list[tuple[str, str, bytes]], dict[str, set[str]]] | None:

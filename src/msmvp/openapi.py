@@ -12,7 +12,6 @@ project with the same resource builds it again otherwise.
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -53,23 +52,19 @@ class Fragments(Mapping[str, str]):
 @lru_cache(maxsize=256)
 def _fragments(key: str) -> dict[str, str]:
     """:func:`msmvp.openapi_build.fragments` of the resource ``key``, from the cache when it holds them."""
-    directory = _resources.cache_dir("openapi")
-    entry = None
-    if directory is not None:
-        digest = _resources.cache_key(
-            _CACHE_FORMAT, __version__, _resources.code_of("openapi_build"), _resources.installed("pydantic"), key
-        )
-        entry = directory / f"{digest}.pickle"
-        kept = _resources.cache_get(entry)
-        if (
-            isinstance(kept, dict)
-            and set(kept) == {"paths", "schemas"}
-            and all(isinstance(v, str) for v in kept.values())
-        ):
-            return kept
-    from msmvp.openapi_build import fragments
 
-    built = fragments(key)
-    if entry is not None:
-        _resources.cache_put(entry, pickle.dumps(built))
-    return built
+    def build() -> dict[str, str]:
+        from msmvp.openapi_build import fragments
+
+        return fragments(key)
+
+    parts: list[bytes | str] = [_CACHE_FORMAT, __version__, _resources.code_of("openapi_build")]
+    parts += [_resources.installed("pydantic"), key]
+    return _resources.cached("openapi", parts, build, _as_fragments)
+
+
+def _as_fragments(kept: object) -> dict[str, str] | None:
+    """What :func:`_fragments` kept, when it has the shape it keeps."""
+    if isinstance(kept, dict) and set(kept) == {"paths", "schemas"} and all(isinstance(v, str) for v in kept.values()):
+        return kept
+    return None
