@@ -63,12 +63,12 @@ def regenerate(
     prov = generation.provenance(regen.kept_records(changes))
     # A project without the file (made before it existed) gets it with its first revision.
     history_bytes = history.dump() if stored or history.has_revisions() else None
-    meta_changed = _read(root / MANIFEST) != manifest_bytes or _read(root / provenance.PROVENANCE) != prov
-    meta_changed = meta_changed or (history_bytes is not None and _read(root / migrations.HISTORY) != history_bytes)
     meta = [(MANIFEST, _read(root / MANIFEST), manifest_bytes)]
     if history_bytes is not None:
         meta.append((migrations.HISTORY, _read(root / migrations.HISTORY), history_bytes))
-    plan = regen.Plan(changes, manifest_bytes, prov, meta_changed, [m for m in meta if m[1] != m[2]])
+    changed_meta = [m for m in meta if m[1] != m[2]]
+    meta_changed = bool(changed_meta) or _read(root / provenance.PROVENANCE) != prov
+    plan = regen.Plan(changes, manifest_bytes, prov, meta_changed, changed_meta)
     outcome = regen.Outcome(plan, dry_run)
     if dry_run or plan.noop:
         return outcome
