@@ -7,8 +7,8 @@ plain Jinja2 render of the same template files, with Jinja's bytecode cache, run
 Budget (issue 13, PRODUCT.md): `msmvp new` <= 1.5x the cached plain-Jinja2 render, <= 80 MB.
 
 Every run uses a cache folder of its own (XDG_CACHE_HOME), warmed by the first round as the
-floor's bytecode cache is. "first time" runs with the caches of what msmvp computes per project
-emptied (the declared resources' OpenAPI fragments, the locks): a domain msmvp has not seen.
+floor's bytecode cache is. "first time" runs with the cache of the declared resources' OpenAPI
+fragments emptied: a domain msmvp has not built before.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def stack_ports() -> dict[str, Any]:
     otherwise share a port that two of them picked and silently split its connections."""
     gateway_port, admin_port, tls_port, *service_ports = _free_ports(3 + 3 * len(SERVICES))
     count = len(SERVICES)
-    api, metrics, rpc = ([*service_ports[i * count : (i + 1) * count]] for i in range(3))
+    api, metrics, rpc = (service_ports[i * count : (i + 1) * count] for i in range(3))
     names = [svc.name for svc in SERVICES]
     return {
         "ports": dict(zip(names, api, strict=True)),
