@@ -111,6 +111,18 @@ def test_unique_fields_get_a_fresh_value_per_body(domain_project: Path) -> None:
     assert user.body({})["email"].endswith("@example.com")
 
 
+def test_a_declared_domain_scaffolds_what_the_default_project_does(domain_project: Path, default_project: Path) -> None:
+    """Its API tests are test_resources.py, not the placeholder's test_api.py: the evidence of
+    error handling (2.9) and input validation (4.5) names either."""
+    from msmvp import status
+
+    def scaffolded(project: Path) -> list[str]:
+        return [s.id for s in status.compute(project).items if s.evidence_level == "configured"]
+
+    assert scaffolded(domain_project) == scaffolded(default_project)
+    assert {"2.9", "4.5"} <= set(scaffolded(domain_project))
+
+
 def test_the_default_project_uses_the_default_item(default_project: Path) -> None:
     data = json.loads((default_project / "tests" / "resources.json").read_text())
     assert [(svc, [r["path"] for r in entries]) for svc, entries in data.items()] == [

@@ -395,3 +395,16 @@ def test_a_plain_word_pattern_finds_what_its_regex_finds(default_project: Path) 
     for pattern in plain:
         rx = re.compile(pattern, re.MULTILINE)
         assert [bool(_content_regex(pattern).search(t)) for t in texts] == [bool(rx.search(t)) for t in texts], pattern
+
+
+def test_an_evidence_glob_takes_alternatives() -> None:
+    from msmvp.evidence import match
+
+    paths = sorted(["s/tests/test_api.py", "s/tests/test_resources.py", "s/tests/test_apis.py", "s/{a}.py"])
+    assert match("s/tests/test_{api,resources}.py", paths) == ["s/tests/test_api.py", "s/tests/test_resources.py"]
+    assert match("s/tests/test_{api,*s}.py", paths) == [
+        "s/tests/test_api.py",
+        "s/tests/test_apis.py",
+        "s/tests/test_resources.py",
+    ]
+    assert match("s/{a}.py", paths) == ["s/{a}.py"]  # a brace without a comma is itself

@@ -135,7 +135,13 @@ class _Written:
 
 @cache
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a path glob (``*`` within a part, ``**`` across parts) to a regex."""
+    """Translate a path glob to a regex: ``*`` within a part, ``**`` across parts, ``?`` one
+    character, ``{a,b}`` either (a service's API tests are ``test_{api,resources}.py``: the
+    placeholder item's or a declared domain's)."""
+    return re.compile(_glob_body(pattern) + r"\Z")
+
+
+def _glob_body(pattern: str) -> str:
     out = []
     i = 0
     while i < len(pattern):
@@ -151,10 +157,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif pattern[i] == "{" and (end := pattern.find("}", i)) > i and "," in pattern[i:end]:
+            out.append("(?:" + "|".join(_glob_body(a) for a in pattern[i + 1 : end].split(",")) + ")")
+            i = end + 1
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return "".join(out)
 
 
 def expand(pattern: str, services: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -164,7 +173,7 @@ def expand(pattern: str, services: Sequence[Mapping[str, Any]]) -> list[str]:
     return [pattern.replace("{service}", s["name"]).replace("{package}", s["package"]) for s in services]
 
 
-_GLOB_CHARS = re.compile(r"[*?\[]")
+_GLOB_CHARS = re.compile(r"[*?\[{]")
 
 
 def match(pattern: str, paths: Sequence[str]) -> list[str]:
