@@ -361,25 +361,58 @@ def test_interrupted_anywhere_the_next_command_leaves_before_or_after_with_every
     assert seen["before"] and seen["after"]
 
 
-def test_a_killed_new_is_undone_by_the_next_new(tmp_path: Path) -> None:
+def _new(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "msmvp", "new", "shop", "--defaults", "--output-dir", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def _new_fault_points(out: Path) -> int:
+    out.mkdir()
+    probe = _new(out, {"MSMVP_FAULT_AT": "count"})
+    assert probe.returncode == 0, probe.stderr
+    return int(probe.stderr.rsplit("fault points: ", 1)[1].split()[0])
+
+
+@pytest.mark.parametrize("sig", ["INT", "KILL"])
+def test_an_interrupted_new_leaves_no_folder_and_no_repository(tmp_path: Path, sig: str) -> None:
+    """`new` makes its repository while it writes the files (git on the other core): Ctrl-C or
+    kill -9 anywhere before the point of no return takes the half-made repository away too."""
     out = tmp_path / "out"
     out.mkdir()
+    total = _new_fault_points(tmp_path / "probe")
+    files = len(list((tmp_path / "probe/shop").rglob("*")))
+    # Early (git may still be starting), while staging, while moving in, just before the end.
+    for point in sorted({1, 2, 5, total // 4, total // 2, total * 3 // 4, total - 4}):
+        label = f"{sig} at step {point} of {total}"
+        broken = _new(out, {"MSMVP_FAULT_AT": str(point), "MSMVP_FAULT_SIGNAL": sig})
+        if sig == "INT":
+            assert broken.returncode == 130, (label, broken.stderr)
+            assert "interrupted; nothing was changed" in broken.stderr, label
+            assert not (out / "shop").exists(), label
+            continue
+        assert broken.returncode == -signal.SIGKILL, label
+        result = _new(out, {})
+        assert result.returncode == 0, (label, result.stderr)
+        if (out / "shop/.git").exists() and point > 1:
+            assert "found an interrupted `msmvp new shop`" in result.stderr, label
+        assert git(out / "shop", "status", "--porcelain") == "", label
+        assert git(out / "shop", "rev-list", "--count", "HEAD") == "1\n", label
+        assert _leftovers(out / "shop") == [], label
+        assert len(list((out / "shop").rglob("*"))) == files, label
+        subprocess.run(["rm", "-rf", str(out / "shop")], check=True)
 
-    def new(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "msmvp", "new", "shop", "--defaults", "--output-dir", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **env},
-            check=False,
-        )
 
-    killed = new({"MSMVP_FAULT_AT": "150", "MSMVP_FAULT_SIGNAL": "KILL"})
-    assert killed.returncode == -signal.SIGKILL
-    assert (out / "shop/.msmvp/txn").is_dir()
-    result = new({})
+def test_ctrl_c_past_the_point_of_no_return_of_new_still_commits(tmp_path: Path) -> None:
+    total = _new_fault_points(tmp_path / "probe")
+    result = _new(tmp_path, {"MSMVP_FAULT_AT": str(total - 1)})
     assert result.returncode == 0, result.stderr
-    assert "found an interrupted `msmvp new shop`" in result.stderr
-    assert git(out / "shop", "status", "--porcelain") == ""
-    assert _leftovers(out / "shop") == []
+    assert "msmvp finished the run" in result.stderr
+    assert git(tmp_path / "shop", "status", "--porcelain") == ""
+    assert git(tmp_path / "shop", "log", "-1", "--format=%s").startswith("Generate shop")
+    assert _leftovers(tmp_path / "shop") == []

@@ -3,7 +3,9 @@
 A run first stages every new content and a backup of every file it replaces in
 ``.msmvp/txn/`` and writes a journal there; nothing in the tree has changed yet. Then the
 files are moved into place. Once the journal says ``written`` (the point of no return) the
-run only finishes: the git commit, then removing the folder.
+run only finishes: the git commit, then removing the folder. (A new project's repository and
+first commit are made by git meanwhile, from the contents in memory: only the index, which
+needs the files on disk, waits for that point.)
 
 - Ctrl-C (SIGINT) is held while the transaction runs. Before the point of no return it rolls
   everything back and raises :class:`~msmvp.errors.Interrupted`; after it, the run is
@@ -24,9 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msmvp.errors import BusyError, Interrupted, TargetExistsError
+
+if TYPE_CHECKING:
+    from msmvp.gitops import InitCommit
 
 TXN = ".msmvp/txn"
 JOURNAL = "journal.json"
@@ -229,11 +234,21 @@ def apply(
             "pid": os.getpid(),
             "phase": "preparing",  # the tree is not touched until "prepared"
             "created_root": created_root,
+            # A new repository is made while the files are staged and moved in (git's own
+            # processes, on the other core); a rollback removes it with the rest.
+            "git_init": bool(commit and commit.init),
             "entries": [],
             "commit": None,
         }
+        pending: InitCommit | None = None
         try:
             _write_json(txn / JOURNAL, journal)
+            if commit is not None and commit.init:
+                from msmvp.gitops import InitCommit
+
+                pending = InitCommit(
+                    root, commit.message, {p: (c, x) for p, (c, x) in commit.files.items() if c is not None}
+                )
             entries = _prepare(root, txn, writes, interrupts)
             journal.update(phase="prepared", entries=entries, commit=_commit_record(txn, commit, writes))
             _write_json(txn / JOURNAL, journal)
@@ -247,6 +262,8 @@ def apply(
             _write_json(txn / JOURNAL, journal)
         except BaseException:
             with _quiet():
+                if pending is not None:
+                    pending.wait()
                 _rollback(root, txn, created_root)
             raise
         # The point of no return: from here on the run finishes, Ctrl-C or not.
@@ -255,7 +272,7 @@ def apply(
         interrupts.check()
         result = Applied(written=len(entries))
         if commit is not None:
-            result.commit = _finish_commit(root, txn, journal["commit"], commit.files)
+            result.commit = pending.finish() if pending else _finish_commit(root, txn, journal["commit"], commit.files)
             interrupts.check()
         shutil.rmtree(txn, ignore_errors=True)
         _prune_empty_dirs(txn.parent, root)
@@ -320,6 +337,8 @@ def _rollback(root: Path, txn: Path, created_root: bool, notes: list[str] | None
     """Put back every path the journal touched; returns how many were restored."""
     restored = 0
     journal = _load_journal(txn)
+    if journal and journal.get("git_init"):
+        shutil.rmtree(root / ".git", ignore_errors=True)
     for entry in reversed(journal.get("entries", []) if journal else []):
         path = root / entry["path"]
         now = _read(path)

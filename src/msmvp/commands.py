@@ -114,6 +114,9 @@ def _ask_options(chosen: dict[str, str]) -> dict[str, str]:
     return chosen
 
 
+FINISHED_ANYWAY = "Interrupted after every file was written: msmvp finished the run instead of stopping half way."
+
+
 def new(
     name: str,
     services: str | None = None,
@@ -164,6 +167,8 @@ def new(
         console.print_plan(result)
     else:
         console.new_summary(result, choices.not_generated(result.items, result.manifest.options))
+    if result.interrupted:
+        console.info(FINISHED_ANYWAY)
 
 
 def checklist_show(checklist: Path | None = None) -> None:
@@ -189,7 +194,7 @@ def _report_regen(outcome: Any) -> None:
     for note in outcome.notes:
         console.info(f"  {note}")
     if outcome.interrupted:
-        console.info("Interrupted after every file was written: msmvp finished the run instead of stopping half way.")
+        console.info(FINISHED_ANYWAY)
     if outcome.plan.conflicts:
         console.conflicts_summary(outcome)
         raise SystemExit(CONFLICT_EXIT)

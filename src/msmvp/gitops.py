@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -180,19 +181,55 @@ def _fast_import(root: Path, stream: bytes) -> str:
     return proc.stdout.decode().strip()
 
 
+class InitCommit:
+    """``git init`` in ``path`` and the first commit of ``files`` ({relpath: (content,
+    executable)}), made on a second thread while the caller writes the same files to disk.
+
+    git's part (init, identity, fast-import) runs in its own processes, so on a machine with
+    two cores it costs the run almost no time; only the index refresh, which reads the files,
+    waits for them: :meth:`finish`. Nothing of the working tree is read before that.
+    """
+
+    def __init__(self, path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> None:
+        self._path = path
+        self._message = message
+        self._files = files
+        self._sha = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="msmvp-git-init", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            run(self._path, "init", "-q", "--initial-branch=main")
+            entries = {rel: Entry(content, executable) for rel, (content, executable) in self._files.items()}
+            stream = _commit_stream("refs/heads/main", None, self._message, self._path, _modifications(entries))
+            self._sha = _fast_import(self._path, stream)
+        except BaseException as exc:  # handed to the caller by finish()
+            self._error = exc
+
+    def wait(self) -> None:
+        """Let git's processes end (before a rollback removes what they write)."""
+        self._thread.join()
+
+    def finish(self) -> str:
+        """Once ``files`` are on disk: the commit's sha, with the index = HEAD (``git status`` clean)."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        # A mixed reset sets the index to HEAD with fresh stat data from the written files.
+        run(self._path, "reset", "-q")
+        return self._sha
+
+
 def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> str:
-    """``git init`` in ``path`` and commit ``files`` ({relpath: (content, executable)}), which
-    are already on disk there; returns the commit sha.
+    """``git init`` in ``path`` and commit ``files``, which are already on disk there; returns the
+    commit sha.
 
     The commit is streamed through ``git fast-import`` into one pack: a fresh repo of a hundred
     files costs one process instead of a loose object (and its fsyncs) per file.
     """
-    run(path, "init", "-q", "--initial-branch=main")
-    entries = {rel: Entry(content, executable) for rel, (content, executable) in files.items()}
-    sha = _fast_import(path, _commit_stream("refs/heads/main", None, message, path, _modifications(entries)))
-    # Index = HEAD, with stat data refreshed (a mixed reset does both), so `git status` is clean at once.
-    run(path, "reset", "-q")
-    return sha
+    return InitCommit(path, message, files).finish()
 
 
 def head(root: Path) -> tuple[str | None, str | None]:
