@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require_tool, run
-from .helpers import all_pass, start_service_tests
+from .helpers import all_pass, service_test_env, start_service_tests
 
 # A hyphenated service calling two others, one of them hyphenated too.
 THREE_SERVICES = "users,catalog-items,order-items:users+catalog-items"
@@ -45,6 +45,18 @@ def test_service_unit_tests_pass(project: Path, tmp_path: Path) -> None:
         shutil.copytree(service, copy)
         pending[service.name] = start_service_tests(copy, "--basetemp", str(tmp_path / f"pytest-{service.name}"))
     all_pass(pending)  # pytest's last line says how long each took
+
+
+def test_no_aiosqlite_thread_outlives_its_event_loop(default_project: Path, tmp_path: Path) -> None:
+    """The readiness test opens a connection that fails; aiosqlite stops it on its own thread and
+    reports to the loop that opened it. With that thread lagging (tests/aiosqlite_lag.py), the
+    report still finds the loop running: no thread exception fails the tests after it."""
+    copy = tmp_path / "users"
+    shutil.copytree(default_project / "services/users", copy)
+    env = service_test_env(PYTHONPATH=str(Path(__file__).parent))
+    run = start_service_tests(copy, "-p", "aiosqlite_lag", "tests/test_health.py", env=env)
+    output = all_pass({"users": run})["users"]
+    assert "Event loop is closed" not in output
 
 
 def test_service_code_is_ruff_clean(project: Path) -> None:
