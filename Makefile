@@ -48,15 +48,19 @@ test: tools install pytest
 test-all:
 	$(MAKE) test MARKERS=
 
-# A developer's `make test`: the quick tests on two workers (each file on one, so module fixtures
-# render once). Every other selection, CI's whole suite included, runs in one process: under two
-# workers a generated service's teardown race (an aiosqlite thread outliving its event loop) has
-# failed a run, beside the slow tests and once among the quick ones alone.
+# The quick tests run on two workers (each file on one, so module fixtures render once); the slow
+# ones (generated projects' own two-worker tests, real servers with timing checks) after them, in
+# one process. CI's whole suite runs both, and fails if either does.
 pytest: $(PYTHON)
 ifeq ($(MARKERS),not slow)
 	$(PYTHON) -m pytest -m "not slow" -n 2 --dist loadfile $(PYTEST_ARGS)
+else ifeq ($(MARKERS),)
+	status=0; \
+	$(PYTHON) -m pytest -m "not slow" -n 2 --dist loadfile $(PYTEST_ARGS) || status=$$?; \
+	$(PYTHON) -m pytest -m slow $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 else
-	$(PYTHON) -m pytest $(if $(MARKERS),-m "$(MARKERS)") $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m "$(MARKERS)" $(PYTEST_ARGS)
 endif
 
 lint:
