@@ -8,7 +8,9 @@ Budget (issue 13, PRODUCT.md): `msmvp new` <= 1.5x the cached plain-Jinja2 rende
 
 Every run uses a cache folder of its own (XDG_CACHE_HOME), warmed by the first round as the
 floor's bytecode cache is. "first time" runs with the cache of the declared resources' OpenAPI
-fragments emptied: a domain msmvp has not built before.
+fragments emptied: a domain msmvp has not built before. "nothing cached" empties all of msmvp's
+cache (Jinja's bytecode, the checklist, components, locks, fragments) before each run, and is
+compared with the floor run with an empty bytecode cache: a first run on a new machine.
 """
 
 from __future__ import annotations
@@ -108,12 +110,29 @@ def main() -> None:
             return work
 
         first = Case("msmvp new, first time (git commit)", new.command, prepare=forget)
+
+        def forget_all(work: Path) -> Path:
+            shutil.rmtree(Path(tmp) / "cache" / "msmvp", ignore_errors=True)
+            return work
+
+        def cold_floor_cache(work: Path) -> Path:
+            shutil.rmtree(work / "jinja-cache", ignore_errors=True)
+            (work / "jinja-cache").mkdir()
+            return work
+
+        cold = Case("msmvp new, nothing cached (git commit)", new.command, prepare=forget_all)
+        cold_floor = Case(
+            "floor, empty bytecode cache",
+            lambda w: [sys.executable, "-c", PLAIN_JINJA, str(inputs), str(w / "shop"), str(w / "jinja-cache")],
+            prepare=cold_floor_cache,
+        )
         helps = Case("msmvp --help", lambda w: [*msmvp, "--help"])
         header(f"msmvp new, {args.answers or f'{args.services} services'}", args.runs)
-        alternate([new, floor, no_git, first, helps], args.runs)
+        alternate([new, floor, no_git, first, cold, cold_floor, helps], args.runs)
     ratio("msmvp new / floor", new, floor, BUDGET)
     ratio("msmvp new --no-git / floor", no_git, floor, BUDGET)
     ratio("msmvp new, first time / floor", first, floor, BUDGET)
+    ratio("msmvp new, nothing cached / floor, empty cache", cold, cold_floor, BUDGET)
 
 
 if __name__ == "__main__":
