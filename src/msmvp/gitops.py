@@ -201,10 +201,7 @@ class InitCommit:
 
     def _run(self) -> None:
         try:
-            run(self._path, "init", "-q", "--initial-branch=main")
-            entries = {rel: Entry(content, executable) for rel, (content, executable) in self._files.items()}
-            stream = _commit_stream("refs/heads/main", None, self._message, self._path, _modifications(entries))
-            self._sha = _fast_import(self._path, stream)
+            self._sha = _init_and_import(self._path, self._message, self._files)
         except BaseException as exc:  # handed to the caller by finish()
             self._error = exc
 
@@ -217,9 +214,22 @@ class InitCommit:
         self.wait()
         if self._error is not None:
             raise self._error
-        # A mixed reset sets the index to HEAD with fresh stat data from the written files.
-        run(self._path, "reset", "-q")
+        _refresh_index(self._path)
         return self._sha
+
+
+def _init_and_import(path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> str:
+    """``git init`` in ``path`` and the commit of ``files`` on ``main``; returns its sha. Reads
+    nothing of the working tree."""
+    run(path, "init", "-q", "--initial-branch=main")
+    entries = {rel: Entry(content, executable) for rel, (content, executable) in files.items()}
+    return _fast_import(path, _commit_stream("refs/heads/main", None, message, path, _modifications(entries)))
+
+
+def _refresh_index(path: Path) -> None:
+    """Index = HEAD with fresh stat data from the files on disk (a mixed reset does both), so
+    ``git status`` is clean at once."""
+    run(path, "reset", "-q")
 
 
 def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, bool]]) -> str:
@@ -229,7 +239,9 @@ def init_and_commit(path: Path, message: str, files: Mapping[str, tuple[bytes, b
     The commit is streamed through ``git fast-import`` into one pack: a fresh repo of a hundred
     files costs one process instead of a loose object (and its fsyncs) per file.
     """
-    return InitCommit(path, message, files).finish()
+    sha = _init_and_import(path, message, files)
+    _refresh_index(path)
+    return sha
 
 
 def head(root: Path) -> tuple[str | None, str | None]:
